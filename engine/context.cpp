@@ -1,0 +1,59 @@
+// The process-wide Context: owns the allocators and the CUDA state; grad mode lives here too.
+#include "engine/context.h"
+#include "engine/cuda_runtime.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace yoco {
+
+Context& Context::get() {
+  static Context ctx;
+  return ctx;
+}
+
+Context::Context() : cpu_alloc_(new CachingAllocator(Device::CPU)) {}
+
+Context::~Context() {
+  if (cuda_) {
+    cuda_alloc_.reset();
+    cudart::destroy_state(cuda_);
+  }
+}
+
+CachingAllocator& Context::allocator(Device d) {
+  if (d == Device::CPU) return *cpu_alloc_;
+  cuda();  // make sure the device is usable before handing out device memory
+  if (!cuda_alloc_) cuda_alloc_.reset(new CachingAllocator(Device::CUDA));
+  return *cuda_alloc_;
+}
+
+bool Context::cuda_available() {
+  if (cuda_probe_ < 0) cuda_probe_ = cudart::device_count() > 0 ? 1 : 0;
+  return cuda_probe_ == 1;
+}
+
+CudaState* Context::cuda() {
+  if (!cuda_) {
+    YOCO_CHECK(cuda_available(), "a CUDA tensor was requested but no CUDA device is available",
+               cudart::compiled_with_cuda() ? "" : " (built without CUDA)");
+    cuda_ = cudart::create_state();
+  }
+  return cuda_;
+}
+
+void* Context::cuda_stream() { return cudart::state_stream(cuda()); }
+
+void Context::synchronize() {
+  if (cuda_) cudart::synchronize(cuda_);
+}
+
+int Context::num_threads() const {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+}  // namespace yoco

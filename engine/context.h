@@ -1,0 +1,54 @@
+// The one explicit context: allocators, grad mode, CUDA handles and numeric settings. No other global state.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include "engine/allocator.h"
+
+namespace yoco {
+
+struct CudaState;  // streams, cuBLAS/cuDNN handles, workspace (engine/cuda_context.cu)
+
+class Context {
+ public:
+  static Context& get();
+
+  CachingAllocator& allocator(Device d);
+  bool grad_enabled() const { return grad_enabled_; }
+  void set_grad_enabled(bool on) { grad_enabled_ = on; }
+
+  bool cuda_available();             // a driver and at least one device (false on GPU-less machines)
+  CudaState* cuda();                 // created on first use; throws when no GPU is present
+  void* cuda_stream();               // cudaStream_t of the compute stream
+  void synchronize();                // waits for the device (no-op on CPU)
+  bool allow_tf32 = false;           // TF32 for cuBLAS/cuDNN: off so CUDA matches the CPU oracle
+  int num_threads() const;           // OpenMP threads used by CPU kernels
+
+  ~Context();
+
+ private:
+  Context();
+  bool grad_enabled_ = true;
+  std::unique_ptr<CachingAllocator> cpu_alloc_;
+  std::unique_ptr<CachingAllocator> cuda_alloc_;
+  CudaState* cuda_ = nullptr;
+  int cuda_probe_ = -1;  // -1 unknown, 0 none, 1 present
+};
+
+// RAII guard that turns recording off (or on) for a scope, restoring the previous mode.
+class GradModeGuard {
+ public:
+  explicit GradModeGuard(bool enabled) : prev_(Context::get().grad_enabled()) {
+    Context::get().set_grad_enabled(enabled);
+  }
+  ~GradModeGuard() { Context::get().set_grad_enabled(prev_); }
+  GradModeGuard(const GradModeGuard&) = delete;
+  GradModeGuard& operator=(const GradModeGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+struct NoGradGuard : GradModeGuard {
+  NoGradGuard() : GradModeGuard(false) {}
+};
+
+}  // namespace yoco

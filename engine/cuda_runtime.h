@@ -1,0 +1,21 @@
+// The few CUDA runtime services the engine core needs, behind plain functions so host code needs no CUDA headers.
+// Built from engine/cuda_runtime.cu with CUDA, or engine/cuda_runtime_stub.cpp without it.
+#pragma once
+#include <cstddef>
+
+namespace yoco {
+struct CudaState;
+namespace cudart {
+bool compiled_with_cuda();
+int device_count();  // 0 when no driver or device (error 35 is treated as "none")
+void* malloc_device(size_t bytes);
+void free_device(void* p);
+enum class CopyKind { HostToDevice, DeviceToHost, DeviceToDevice };
+void memcpy(void* dst, const void* src, size_t bytes, CopyKind kind, void* stream);
+void memset_zero(void* dst, size_t bytes, void* stream);
+CudaState* create_state();
+void destroy_state(CudaState* s);
+void* state_stream(CudaState* s);
+void synchronize(CudaState* s);
+}  // namespace cudart
+}  // namespace yoco

@@ -1,0 +1,80 @@
+// ConvNet-D forward in engine ops; layer order and init follow IDC's models/convnet.py.
+#include "models/convnet.h"
+#include "engine/init.h"
+#include "engine/ops.h"
+
+namespace yoco {
+
+NormKind parse_norm(const std::string& s) {
+  if (s == "instance") return NormKind::Instance;
+  if (s == "batch") return NormKind::Batch;
+  if (s == "none") return NormKind::None;
+  YOCO_CHECK(false, "unknown norm '", s, "': expected instance, batch or none");
+  return NormKind::None;
+}
+
+namespace {
+// Init streams: 1000 + 16·layer + slot, so adding layers never shifts earlier draws.
+constexpr uint64_t kInitStreamBase = 1000;
+}
+
+ConvNet::ConvNet(const ConvNetConfig& cfg, uint64_t seed, Device device) : cfg_(cfg) {
+  YOCO_CHECK(cfg.depth >= 1 && cfg.width >= 1 && cfg.channels >= 1 && cfg.num_classes >= 1,
+             "ConvNet: bad config depth=", cfg.depth, " width=", cfg.width);
+  int64_t in = cfg.channels, size = cfg.image_size + 2 * first_padding() - 2;
+  for (int64_t d = 0; d < cfg.depth; ++d) {
+    uint64_t st = kInitStreamBase + 16 * static_cast<uint64_t>(d);
+    std::string p = "features." + std::to_string(d) + ".";
+    add_param(p + "conv.weight", init_kaiming_uniform_a5({cfg.width, in, 3, 3}, seed, st, device));
+    add_param(p + "conv.bias", init_bias_uniform(cfg.width, in * 9, seed, st + 1, device));
+    if (cfg.norm != NormKind::None) {
+      add_param(p + "norm.weight", ones({cfg.width}, device));
+      add_param(p + "norm.bias", zeros({cfg.width}, DType::F32, device));
+    }
+    if (cfg.norm == NormKind::Batch) {
+      add_buffer(p + "norm.running_mean", zeros({cfg.width}, DType::F32, device));
+      add_buffer(p + "norm.running_var", ones({cfg.width}, device));
+    }
+    YOCO_CHECK(size % 2 == 0 && size >= 2, "ConvNet: feature map ", size, " is not poolable at depth ", d);
+    size /= 2;
+    in = cfg.width;
+  }
+  feat_dim_ = cfg.width * size * size;
+  uint64_t st = kInitStreamBase + 16 * static_cast<uint64_t>(cfg.depth);
+  add_param("classifier.weight", init_kaiming_uniform_a5({cfg.num_classes, feat_dim_}, seed, st, device));
+  add_param("classifier.bias", init_bias_uniform(cfg.num_classes, feat_dim_, seed, st + 1, device));
+  device_ = device;
+}
+
+Tensor ConvNet::features(const Tensor& x) {
+  YOCO_CHECK(x.dim() == 4 && x.size(1) == cfg_.channels && x.size(2) == cfg_.image_size && x.size(3) == cfg_.image_size,
+             "ConvNet: input ", x.str(), " does not match config (", cfg_.channels, "x", cfg_.image_size, "x",
+             cfg_.image_size, ")");
+  Tensor h = x;
+  size_t i = 0, b = 0;
+  for (int64_t d = 0; d < cfg_.depth; ++d) {
+    const Tensor& w = params_[i++].second;
+    const Tensor& bias = params_[i++].second;
+    h = conv2d(h, w, bias, Conv2dArgs{1, d == 0 ? first_padding() : 1});
+    if (cfg_.norm == NormKind::Instance) {
+      const Tensor& g = params_[i++].second;
+      const Tensor& be = params_[i++].second;
+      h = group_norm(h, cfg_.width, g, be, 1e-5f);
+    } else if (cfg_.norm == NormKind::Batch) {
+      const Tensor& g = params_[i++].second;
+      const Tensor& be = params_[i++].second;
+      h = batch_norm(h, g, be, buffers_[b].second, buffers_[b + 1].second, training_, 0.1f, 1e-5f);
+      b += 2;
+    }
+    h = avg_pool2x2(relu(h));
+  }
+  return flatten(h, 1);
+}
+
+Tensor ConvNet::forward(const Tensor& x) {
+  Tensor f = features(x);
+  size_t n = params_.size();
+  return linear(f, params_[n - 2].second, params_[n - 1].second);
+}
+
+}  // namespace yoco

@@ -1,0 +1,51 @@
+// Shared test helpers (see test_util.h).
+#include "tests/unit/test_util.h"
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include "engine/ops.h"
+
+namespace yoco::test {
+
+double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return std::numeric_limits<double>::infinity();
+  double num = 0, den = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::isnan(a[i]) || std::isnan(b[i])) return std::numeric_limits<double>::infinity();
+    double d = static_cast<double>(a[i]) - b[i];
+    num += d * d;
+    den += static_cast<double>(b[i]) * b[i];
+  }
+  if (den == 0) return std::sqrt(num);
+  return std::sqrt(num / den);
+}
+
+double rel_err(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape()) return std::numeric_limits<double>::infinity();
+  return rel_err(a.to_vector(), b.to_vector());
+}
+
+uint64_t test_seed() {
+  static uint64_t seed = [] {
+    const char* env = std::getenv("YOCO_TEST_SEED");
+    uint64_t s = env ? std::strtoull(env, nullptr, 10)
+                     : static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) % 1000000007ull;
+    std::printf("[yoco tests] seed %llu (reproduce with YOCO_TEST_SEED=%llu)\n", static_cast<unsigned long long>(s),
+                static_cast<unsigned long long>(s));
+    return s;
+  }();
+  return seed;
+}
+
+Tensor random_tensor(const Shape& shape, uint64_t stream, float lo, float hi) {
+  return rand_uniform(shape, test_seed(), stream, 0, lo, hi);
+}
+
+void skip_suite(const std::string& why) {
+  std::printf("[yoco tests] SKIPPED: %s\n", why.c_str());
+  setenv("YOCO_TEST_SKIPPED_ALL", "1", 1);
+}
+
+}  // namespace yoco::test

@@ -1,0 +1,22 @@
+// Shared test helpers: relative error, seeded random inputs (seed printed, overridable by YOCO_TEST_SEED).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+#include "engine/tensor.h"
+
+namespace yoco::test {
+
+// ||a - b|| / ||b|| over all elements (NaN or a shape mismatch gives +inf so every check fails).
+double rel_err(const std::vector<float>& a, const std::vector<float>& b);
+double rel_err(const Tensor& a, const Tensor& b);
+
+// The run's base seed: YOCO_TEST_SEED if set, else fresh from the clock; printed once per process.
+uint64_t test_seed();
+// Uniform [lo, hi) tensor from the engine RNG keyed by (test_seed(), stream).
+Tensor random_tensor(const Shape& shape, uint64_t stream, float lo = -1.f, float hi = 1.f);
+
+// Marks the whole executable as skipped (exit code 77 for CTest) after the run, with a reason printed.
+void skip_suite(const std::string& why);
+
+}  // namespace yoco::test
