@@ -1,0 +1,128 @@
+// Normalisation ops: group norm (fused kernels; composite backward when recorded) and batch norm (composite).
+#include <initializer_list>
+#include "engine/autograd.h"
+#include "engine/context.h"
+#include "engine/dispatch.h"
+#include "engine/ops.h"
+#include "kernels/norm.h"
+
+namespace yoco {
+
+namespace {
+
+struct GnDims {
+  int64_t n, c, s, groups;
+};
+
+GnDims group_norm_check(const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta) {
+  detail::check_f32(x, "group_norm", "x");
+  YOCO_CHECK(x.dim() >= 2, "group_norm: x must be [N, C, ...], got ", x.str());
+  const int64_t n = x.size(0), c = x.size(1);
+  YOCO_CHECK(groups > 0 && c % groups == 0, "group_norm: groups ", groups, " must divide C of ", x.str());
+  for (const Tensor* p : {&gamma, &beta}) {
+    if (!p->defined()) continue;
+    detail::check_f32(*p, "group_norm", "gamma/beta");
+    detail::check_same_device(x, *p, "group_norm");
+    YOCO_CHECK(p->shape() == Shape{c}, "group_norm: gamma/beta must be [", c, "], got ", p->str(), " for x ",
+               x.str());
+  }
+  return {n, c, n * c == 0 ? 0 : x.numel() / (n * c), groups};
+}
+
+const float* ptr_or_null(const Tensor& t) { return t.defined() ? t.data<float>() : nullptr; }
+
+// Broadcast view of a per-channel [C] parameter against [N, C, S].
+Tensor per_channel(const Tensor& p) { return reshape(p, {1, p.numel(), 1}); }
+
+// The group-norm backward in differentiable ops, recomputing the statistics from x so that
+// second derivatives (create_graph) see x's history.
+std::vector<Tensor> group_norm_backward_composite(const Tensor& g, const Tensor& x, const Tensor& gamma,
+                                                  const GnDims& d, float eps, const std::vector<bool>& needs) {
+  Tensor xg = reshape(x, {d.n, d.groups, -1});
+  Tensor xc = sub(xg, mean(xg, {2}, true));
+  Tensor rstd = rsqrt(add_scalar(mean(mul(xc, xc), {2}, true), eps));
+  Tensor xhat = mul(xc, rstd);  // [N, G, M]
+  Tensor g3 = reshape(g, {d.n, d.c, d.s});
+  std::vector<Tensor> out(3);
+  if (needs[0]) {
+    Tensor gxh = reshape(gamma.defined() ? mul(g3, per_channel(gamma)) : g3, {d.n, d.groups, -1});
+    Tensor a = mean(gxh, {2}, true), b = mean(mul(gxh, xhat), {2}, true);
+    out[0] = reshape(mul(rstd, sub(sub(gxh, a), mul(xhat, b))), x.shape());
+  }
+  if (needs.size() > 1 && needs[1]) out[1] = sum(mul(g3, reshape(xhat, {d.n, d.c, d.s})), {0, 2});
+  if (needs.size() > 2 && needs[2]) out[2] = sum(g3, {0, 2});
+  return out;
+}
+
+}  // namespace
+
+Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta, float eps) {
+  const GnDims d = group_norm_check(x, groups, gamma, beta);
+  Tensor y = empty(x.shape(), DType::F32, x.device());
+  Tensor mu = empty({d.n, d.groups}, DType::F32, x.device());
+  Tensor rs = empty({d.n, d.groups}, DType::F32, x.device());
+  if (x.numel() > 0)
+    YOCO_DISPATCH(x, group_norm_forward, x.data<float>(), ptr_or_null(gamma), ptr_or_null(beta), y.data<float>(),
+                  mu.data<float>(), rs.data<float>(), d.n, d.c, d.s, d.groups, eps);
+  auto backward = [x, gamma, d, eps, mu, rs](const Tensor& g, const std::vector<bool>& needs) {
+    if (Context::get().grad_enabled()) return group_norm_backward_composite(g, x, gamma, d, eps, needs);
+    // Not recorded: the fused kernel, using the saved statistics (they are constants here).
+    std::vector<Tensor> out(3);
+    if (needs[0]) out[0] = empty(x.shape(), DType::F32, x.device());
+    if (needs[1]) out[1] = empty({d.c}, DType::F32, x.device());
+    if (needs[2]) out[2] = empty({d.c}, DType::F32, x.device());
+    float* dx = out[0].defined() ? out[0].data<float>() : nullptr;
+    float* dgamma = out[1].defined() ? out[1].data<float>() : nullptr;
+    float* dbeta = out[2].defined() ? out[2].data<float>() : nullptr;
+    YOCO_DISPATCH(x, group_norm_backward, g.data<float>(), x.data<float>(), mu.data<float>(), rs.data<float>(),
+                  ptr_or_null(gamma), d.n, d.c, d.s, d.groups, dx, dgamma, dbeta);
+    return out;
+  };
+  return record(y, "group_norm", {x, gamma, beta}, backward);
+}
+
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor running_mean, Tensor running_var,
+                  bool training, float momentum, float eps) {
+  detail::check_f32(x, "batch_norm", "x");
+  YOCO_CHECK(x.dim() >= 2, "batch_norm: x must be [N, C, ...], got ", x.str());
+  const int64_t c = x.size(1);
+  for (const Tensor* p : std::initializer_list<const Tensor*>{&gamma, &beta, &running_mean, &running_var}) {
+    if (!p->defined()) continue;
+    detail::check_f32(*p, "batch_norm", "parameter/buffer");
+    detail::check_same_device(x, *p, "batch_norm");
+    YOCO_CHECK(p->shape() == Shape{c}, "batch_norm: parameters/buffers must be [", c, "], got ", p->str(),
+               " for x ", x.str());
+  }
+  Shape pshape(x.dim(), 1);
+  pshape[1] = c;
+  std::vector<int64_t> dims{0};
+  for (int64_t i = 2; i < x.dim(); ++i) dims.push_back(i);
+  const int64_t count = x.numel() / c;
+  Tensor mu, var;
+  if (training) {
+    YOCO_CHECK(count > 1, "batch_norm: training needs more than one value per channel, got ", x.str());
+    mu = mean(x, dims, true);
+    Tensor xc = sub(x, mu);
+    var = mean(mul(xc, xc), dims, true);
+    if (running_mean.defined() || running_var.defined()) {
+      NoGradGuard no_grad;
+      // PyTorch: running = (1 - m) * running + m * stat, with the unbiased variance.
+      const float unbias = static_cast<float>(count) / static_cast<float>(count - 1);
+      if (running_mean.defined())
+        copy_(running_mean, add(mul_scalar(running_mean, 1.f - momentum), mul_scalar(reshape(mu.detach(), {c}), momentum)));
+      if (running_var.defined())
+        copy_(running_var,
+              add(mul_scalar(running_var, 1.f - momentum), mul_scalar(reshape(var.detach(), {c}), momentum * unbias)));
+    }
+  } else {
+    YOCO_CHECK(running_mean.defined() && running_var.defined(), "batch_norm: eval mode needs running stats");
+    mu = reshape(running_mean.detach(), pshape);
+    var = reshape(running_var.detach(), pshape);
+  }
+  Tensor y = mul(sub(x, mu), rsqrt(add_scalar(var, eps)));
+  if (gamma.defined()) y = mul(y, reshape(gamma, pshape));
+  if (beta.defined()) y = add(y, reshape(beta, pshape));
+  return y;
+}
+
+}  // namespace yoco

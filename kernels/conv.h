@@ -1,0 +1,32 @@
+// Convolution family (NCHW, weight [K,C,R,S], groups 1): shape record and CPU/CUDA launcher declarations.
+#pragma once
+#include <cstdint>
+#include "kernels/common.h"
+
+namespace yoco::kernels {
+
+// Everything a launcher needs: input [n,c,h,w], weight [k,c,r,s], output [n,k,oh,ow].
+struct ConvShape {
+  int64_t n, c, h, w, k, r, s, oh, ow, stride, pad;
+};
+
+// PyTorch output size: floor((in + 2 pad - kernel) / stride) + 1.
+YOCO_HD int64_t conv_out_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad) {
+  return (in + 2 * pad - kernel) / stride + 1;
+}
+
+namespace cpu {
+// y = conv(x, w) + b; b may be null (no bias). Every element of y is written.
+void conv2d_forward(const ConvShape& cs, const float* x, const float* w, const float* b, float* y);
+// gx = transposed convolution of g with w. Every element of gx is written.
+void conv2d_backward_input(const ConvShape& cs, const float* g, const float* w, float* gx);
+// gw = sum over images of g ⋆ x. Bitwise identical for any thread count (fixed chunking and order).
+void conv2d_backward_weight(const ConvShape& cs, const float* x, const float* g, float* gw);
+}  // namespace cpu
+namespace cuda {
+void conv2d_forward(const ConvShape& cs, const float* x, const float* w, const float* b, float* y, void* stream);
+void conv2d_backward_input(const ConvShape& cs, const float* g, const float* w, float* gx, void* stream);
+void conv2d_backward_weight(const ConvShape& cs, const float* x, const float* g, float* gw, void* stream);
+}  // namespace cuda
+
+}  // namespace yoco::kernels

@@ -1,0 +1,25 @@
+// Pooling family: 2×2 average pooling (stride 2) and its adjoint, element math shared by CPU and CUDA.
+#pragma once
+#include <cstdint>
+#include "kernels/common.h"
+
+namespace yoco::kernels {
+
+// Output element (plane p, row i, col j) of the pool over an h×w input plane (h, w even).
+YOCO_HD float avg_pool2x2_at(const float* x, int64_t p, int64_t i, int64_t j, int64_t h, int64_t w) {
+  const float* q = x + p * h * w + (2 * i) * w + 2 * j;
+  return 0.25f * ((q[0] + q[1]) + (q[w] + q[w + 1]));
+}
+
+namespace cpu {
+// x: [planes, h, w] -> y: [planes, h/2, w/2].
+void avg_pool2x2(const float* x, float* y, int64_t planes, int64_t h, int64_t w);
+// g: [planes, h/2, w/2] -> gx: [planes, h, w], each input gets a quarter of its window's gradient.
+void avg_pool2x2_backward(const float* g, float* gx, int64_t planes, int64_t h, int64_t w);
+}  // namespace cpu
+namespace cuda {
+void avg_pool2x2(const float* x, float* y, int64_t planes, int64_t h, int64_t w, void* stream);
+void avg_pool2x2_backward(const float* g, float* gx, int64_t planes, int64_t h, int64_t w, void* stream);
+}  // namespace cuda
+
+}  // namespace yoco::kernels

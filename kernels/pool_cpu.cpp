@@ -1,0 +1,25 @@
+// Pooling family, CPU loops (OpenMP over planes).
+#include "kernels/pool.h"
+
+namespace yoco::kernels::cpu {
+
+void avg_pool2x2(const float* x, float* y, int64_t planes, int64_t h, int64_t w) {
+  const int64_t oh = h / 2, ow = w / 2;
+#pragma omp parallel for schedule(static) if (planes * h * w > 65536)
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t i = 0; i < oh; ++i)
+      for (int64_t j = 0; j < ow; ++j) y[(p * oh + i) * ow + j] = avg_pool2x2_at(x, p, i, j, h, w);
+}
+
+void avg_pool2x2_backward(const float* g, float* gx, int64_t planes, int64_t h, int64_t w) {
+  const int64_t oh = h / 2, ow = w / 2;
+#pragma omp parallel for schedule(static) if (planes * h * w > 65536)
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t i = 0; i < h; ++i) {
+      const float* gr = g + (p * oh + i / 2) * ow;
+      float* out = gx + (p * h + i) * w;
+      for (int64_t j = 0; j < w; ++j) out[j] = 0.25f * gr[j / 2];
+    }
+}
+
+}  // namespace yoco::kernels::cpu

@@ -1,0 +1,392 @@
+// Normalisation and softmax/loss ops: values vs naive double references, fused vs composite group-norm
+// backward, first- and second-order finite differences, the fused per-sample statistics kernel.
+#include <doctest/doctest.h>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+#include "engine/autograd.h"
+#include "engine/context.h"
+#include "engine/ops.h"
+#include "engine/per_sample.h"
+#include "kernels/norm.h"
+#include "kernels/softmax_loss.h"
+#include "tests/unit/test_util.h"
+
+using namespace yoco;
+using test::random_tensor;
+using test::rel_err;
+
+namespace {
+
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// Float32 finite differences: central differences with eps 1e-2 on O(1) inputs have truncation error
+// ~eps^2 and float rounding ~1e-6/eps, both well below the 1e-2 relative tolerance used with them.
+constexpr float kFdEps = 1e-2f;
+constexpr double kFdTol = 1e-2;
+
+using ScalarFn = std::function<Tensor(const Tensor&)>;
+
+Tensor axpy(const Tensor& x, const Tensor& v, float a) {
+  NoGradGuard ng;
+  return add(x.detach(), mul_scalar(v, a));
+}
+
+// (f(x + eps v) - f(x - eps v)) / (2 eps), in double from the float results.
+double fd_directional(const ScalarFn& f, const Tensor& x, const Tensor& v) {
+  double hi = f(axpy(x, v, kFdEps)).item(), lo = f(axpy(x, v, -kFdEps)).item();
+  return (hi - lo) / (2.0 * kFdEps);
+}
+
+double dot(const Tensor& a, const Tensor& b) {
+  std::vector<float> va = a.to_vector(), vb = b.to_vector();
+  REQUIRE(va.size() == vb.size());
+  double s = 0;
+  for (size_t i = 0; i < va.size(); ++i) s += static_cast<double>(va[i]) * vb[i];
+  return s;
+}
+
+Tensor leaf(Tensor t) {
+  t.set_requires_grad(true);
+  return t;
+}
+
+// Checks <grad f(x), v> against finite differences, where f is scalar.
+void check_first_order(const ScalarFn& f, const Tensor& x, uint64_t stream) {
+  Tensor xl = leaf(x.detach().clone());
+  Tensor g = grad({f(xl)}, {xl})[0];
+  Tensor v = random_tensor(x.shape(), stream);
+  const double analytic = dot(g, v), fd = fd_directional(f, x, v);
+  CHECK(std::abs(analytic - fd) <= kFdTol * std::max(1.0, std::abs(fd)));
+}
+
+// Second order: s(x) = <grad f(x), w>; checks <grad s(x), v> against finite differences of s.
+void check_second_order(const ScalarFn& f, const Tensor& x, uint64_t stream) {
+  Tensor w = random_tensor(x.shape(), stream);
+  ScalarFn s = [&](const Tensor& xi) {
+    Tensor xl = leaf(xi.detach().clone());
+    Tensor g = grad({f(xl)}, {xl})[0];
+    return sum(mul(g, w));
+  };
+  Tensor xl = leaf(x.detach().clone());
+  Tensor g = grad({f(xl)}, {xl}, {}, true)[0];
+  Tensor gs = grad({sum(mul(g, w))}, {xl})[0];
+  Tensor v = random_tensor(x.shape(), stream + 1);
+  const double analytic = dot(gs, v), fd = fd_directional(s, x, v);
+  CHECK(std::abs(analytic - fd) <= kFdTol * std::max(1.0, std::abs(fd)));
+}
+
+// Naive group norm in double: x [N, C, S].
+std::vector<float> group_norm_ref(const std::vector<float>& x, int64_t n, int64_t c, int64_t s, int64_t groups,
+                                  const std::vector<float>& gamma, const std::vector<float>& beta, double eps) {
+  std::vector<float> y(x.size());
+  const int64_t cpg = c / groups;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t g = 0; g < groups; ++g) {
+      double sum = 0, sq = 0;
+      const int64_t base = (i * c + g * cpg) * s, m = cpg * s;
+      for (int64_t k = 0; k < m; ++k) sum += x[base + k];
+      const double mu = sum / m;
+      for (int64_t k = 0; k < m; ++k) sq += (x[base + k] - mu) * (x[base + k] - mu);
+      const double rstd = 1.0 / std::sqrt(sq / m + eps);
+      for (int64_t k = 0; k < m; ++k) {
+        const int64_t ch = g * cpg + k / s;
+        const double ga = gamma.empty() ? 1.0 : gamma[ch], be = beta.empty() ? 0.0 : beta[ch];
+        y[base + k] = static_cast<float>((x[base + k] - mu) * rstd * ga + be);
+      }
+    }
+  return y;
+}
+
+struct GnCase {
+  Shape shape;
+  int64_t groups;
+  bool affine;
+};
+// Every group holds at least 6 elements: tiny groups of random values can have a near-zero variance, where
+// group norm is ill-conditioned and float32 comparisons (and finite differences) lose their meaning.
+const std::vector<GnCase> kGnCases = {
+    {{2, 4, 3, 3}, 4, true}, {{2, 4, 3, 3}, 2, false}, {{3, 12}, 2, true}, {{2, 4, 5}, 1, true}, {{1, 8, 3, 3}, 8, false}};
+
+}  // namespace
+
+TEST_CASE("group_norm matches a naive double reference") {
+  uint64_t stream = 100;
+  for (const GnCase& cs : kGnCases) {
+    CAPTURE(shape_str(cs.shape));
+    CAPTURE(cs.groups);
+    // Offset inputs: a large mean relative to the spread exercises the two-pass statistics.
+    Tensor x = add_scalar(random_tensor(cs.shape, stream++, -2.f, 2.f), 3.f);
+    const int64_t c = cs.shape[1];
+    Tensor gamma = cs.affine ? random_tensor({c}, stream++, 0.5f, 1.5f) : Tensor();
+    Tensor beta = cs.affine ? random_tensor({c}, stream++) : Tensor();
+    Tensor y = group_norm(x, cs.groups, gamma, beta, 1e-5f);
+    const int64_t n = cs.shape[0], s = x.numel() / (n * c);
+    auto ref = group_norm_ref(x.to_vector(), n, c, s, cs.groups, cs.affine ? gamma.to_vector() : std::vector<float>{},
+                              cs.affine ? beta.to_vector() : std::vector<float>{}, 1e-5);
+    // Float32 output of O(1) values: 1e-5 relative leaves room for the rounding of (x - mean) * rstd.
+    CHECK(rel_err(y.to_vector(), ref) < 1e-5);
+  }
+}
+
+TEST_CASE("group_norm fused and composite backward agree") {
+  uint64_t stream = 200;
+  for (const GnCase& cs : kGnCases) {
+    CAPTURE(shape_str(cs.shape));
+    const int64_t c = cs.shape[1];
+    Tensor x = leaf(random_tensor(cs.shape, stream++));
+    Tensor gamma = cs.affine ? leaf(random_tensor({c}, stream++, 0.5f, 1.5f)) : Tensor();
+    Tensor beta = cs.affine ? leaf(random_tensor({c}, stream++)) : Tensor();
+    Tensor r = random_tensor(cs.shape, stream++);
+    std::vector<Tensor> ins{x};
+    if (cs.affine) ins = {x, gamma, beta};
+    Tensor y = group_norm(x, cs.groups, gamma, beta);
+    auto fused = grad({y}, ins, {r}, false);        // grad mode off inside: the fused kernel
+    auto composite = grad({y}, ins, {r}, true);     // recorded: the composite of engine ops
+    CHECK_FALSE(fused[0].requires_grad());
+    CHECK(composite[0].requires_grad());
+    // Same math, different summation order in float32: 1e-5 relative as specified.
+    for (size_t i = 0; i < ins.size(); ++i) CHECK(rel_err(fused[i], composite[i]) < 1e-5);
+  }
+}
+
+TEST_CASE("group_norm derivatives: finite differences, first and second order") {
+  uint64_t stream = 300;
+  for (const GnCase& cs : kGnCases) {
+    CAPTURE(shape_str(cs.shape));
+    CAPTURE(cs.groups);
+    const int64_t c = cs.shape[1];
+    Tensor r = random_tensor(cs.shape, stream++);
+    Tensor gamma = cs.affine ? random_tensor({c}, stream++, 0.5f, 1.5f) : Tensor();
+    Tensor beta = cs.affine ? random_tensor({c}, stream++) : Tensor();
+    ScalarFn f = [&](const Tensor& x) { return sum(mul(group_norm(x, cs.groups, gamma, beta), r)); };
+    Tensor x = random_tensor(cs.shape, stream++);
+    check_first_order(f, x, stream++);
+    check_second_order(f, x, stream);
+    stream += 2;
+    if (cs.affine) {  // with respect to gamma, and gamma's mixed second derivative through x
+      ScalarFn fg = [&](const Tensor& gm) { return sum(mul(group_norm(x, cs.groups, gm, beta), r)); };
+      check_first_order(fg, gamma, stream++);
+      ScalarFn fx = [&](const Tensor& xx) { return sum(mul(mul(group_norm(xx, cs.groups, gamma, beta), r), xx)); };
+      check_second_order(fx, x, stream);
+      stream += 2;
+    }
+  }
+}
+
+TEST_CASE("group_norm raw kernels overwrite poisoned outputs; bad arguments throw") {
+  const int64_t n = 2, c = 4, s = 3, groups = 2;
+  Tensor x = random_tensor({n, c, s}, 400);
+  std::vector<float> y(n * c * s, kNaN), mu(n * groups, kNaN), rs(n * groups, kNaN);
+  kernels::cpu::group_norm_forward(x.data<float>(), nullptr, nullptr, y.data(), mu.data(), rs.data(), n, c, s, groups,
+                                   1e-5f);
+  for (float v : y) CHECK(std::isfinite(v));
+  for (float v : rs) CHECK(std::isfinite(v));
+  std::vector<float> g(n * c * s, 0.5f), dx(n * c * s, kNaN), dgm(c, kNaN), dbt(c, kNaN);
+  kernels::cpu::group_norm_backward(g.data(), x.data<float>(), mu.data(), rs.data(), nullptr, n, c, s, groups,
+                                    dx.data(), dgm.data(), dbt.data());
+  for (float v : dx) CHECK(std::abs(v) < 1e-5f);  // a constant upstream gradient has no normalised component
+  for (float v : dbt) CHECK(v == doctest::Approx(0.5 * n * s));
+  for (float v : dgm) CHECK(std::isfinite(v));
+  CHECK_THROWS_AS(group_norm(x, 3, Tensor(), Tensor()), Error);
+  CHECK_THROWS_AS(group_norm(x, 2, ones({3}), Tensor()), Error);
+  CHECK_THROWS_AS(group_norm(ones({4}), 1, Tensor(), Tensor()), Error);
+}
+
+TEST_CASE("batch_norm training and eval values, running statistics (hand case)") {
+  // x [4, 2]: channel 0 = 1, 2, 3, 4 (mean 2.5, biased var 1.25, unbiased 5/3);
+  //           channel 1 = 0, 0, 2, 2 (mean 1, biased var 1, unbiased 4/3).
+  Tensor x = from_vector({1, 0, 2, 0, 3, 2, 4, 2}, {4, 2});
+  Tensor gamma = from_vector({2.f, 0.5f}, {2}), beta = from_vector({1.f, -1.f}, {2});
+  Tensor rm = from_vector({0.f, 0.f}, {2}), rv = from_vector({1.f, 1.f}, {2});
+  const float eps = 1e-5f;
+  Tensor y = batch_norm(x, gamma, beta, rm, rv, true, 0.1f, eps);
+  std::vector<float> yv = y.to_vector();
+  const double r0 = 1.0 / std::sqrt(1.25 + eps), r1 = 1.0 / std::sqrt(1.0 + eps);
+  const double xs[4][2] = {{1, 0}, {2, 0}, {3, 2}, {4, 2}};
+  for (int i = 0; i < 4; ++i) {
+    CHECK(yv[2 * i] == doctest::Approx((xs[i][0] - 2.5) * r0 * 2 + 1).epsilon(1e-5));
+    CHECK(yv[2 * i + 1] == doctest::Approx((xs[i][1] - 1.0) * r1 * 0.5 - 1).epsilon(1e-5));
+  }
+  // running = 0.9 * running + 0.1 * stat, variance unbiased.
+  CHECK(rm.to_vector()[0] == doctest::Approx(0.25).epsilon(1e-6));
+  CHECK(rm.to_vector()[1] == doctest::Approx(0.1).epsilon(1e-6));
+  CHECK(rv.to_vector()[0] == doctest::Approx(0.9 + 0.1 * 5.0 / 3.0).epsilon(1e-6));
+  CHECK(rv.to_vector()[1] == doctest::Approx(0.9 + 0.1 * 4.0 / 3.0).epsilon(1e-6));
+  // Eval: running statistics, which stay unchanged.
+  Tensor ye = batch_norm(x, gamma, beta, rm, rv, false, 0.1f, eps);
+  std::vector<float> ev = ye.to_vector(), rmv = rm.to_vector(), rvv = rv.to_vector();
+  for (int i = 0; i < 4; ++i)
+    for (int ch = 0; ch < 2; ++ch) {
+      const double g = ch == 0 ? 2.0 : 0.5, b = ch == 0 ? 1.0 : -1.0;
+      CHECK(ev[2 * i + ch] == doctest::Approx((xs[i][ch] - rmv[ch]) / std::sqrt(rvv[ch] + eps) * g + b).epsilon(1e-5));
+    }
+  CHECK(rm.to_vector() == rmv);
+  // Training gradient through the batch statistics, and a bad shape.
+  ScalarFn f = [&](const Tensor& xx) {
+    return sum(mul(batch_norm(xx, gamma, beta, Tensor(), Tensor(), true), from_vector({1, -2, 3, 1, 0, 2, -1, 1}, {4, 2})));
+  };
+  check_first_order(f, x, 450);
+  CHECK_THROWS_AS(batch_norm(x, ones({3}), Tensor(), Tensor(), Tensor(), true), Error);
+  CHECK_THROWS_AS(batch_norm(x, Tensor(), Tensor(), Tensor(), Tensor(), false), Error);
+}
+
+TEST_CASE("log_softmax and cross-entropy match naive double references") {
+  const int64_t n = 5, c = 7;
+  Tensor x = random_tensor({n, c}, 500, -3.f, 3.f);
+  {  // one row far from zero: the fused kernel must subtract the row max
+    NoGradGuard ng;
+    std::vector<float> v = x.to_vector();
+    for (int64_t k = 0; k < c; ++k) v[k] += 1000.f;
+    x = from_vector(v, {n, c});
+  }
+  std::vector<float> xv = x.to_vector();
+  std::vector<int64_t> lab = {0, 6, 3, 3, 1};
+  Tensor labels = from_int_vector(lab, {n});
+  Tensor target = softmax(random_tensor({n, c}, 501));
+  std::vector<float> tv = target.to_vector(), ref(n * c);
+  double ce = 0, ce_soft = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    double m = -1e300, s = 0;
+    for (int64_t k = 0; k < c; ++k) m = std::max(m, static_cast<double>(xv[i * c + k]));
+    for (int64_t k = 0; k < c; ++k) s += std::exp(xv[i * c + k] - m);
+    for (int64_t k = 0; k < c; ++k) {
+      const double l = xv[i * c + k] - m - std::log(s);
+      ref[i * c + k] = static_cast<float>(l);
+      ce_soft -= tv[i * c + k] * l / n;
+    }
+    ce -= ref[i * c + lab[i]] / static_cast<double>(n);
+  }
+  // Float32 log-probabilities of magnitude ~1-10: 1e-5 relative.
+  CHECK(rel_err(log_softmax(x).to_vector(), ref) < 1e-5);
+  CHECK(cross_entropy(x, labels).item() == doctest::Approx(ce).epsilon(1e-5));
+  CHECK(cross_entropy_soft(x, target).item() == doctest::Approx(ce_soft).epsilon(1e-5));
+  std::vector<float> sm = softmax(x).to_vector();
+  for (int64_t i = 0; i < n; ++i) {
+    double rs = 0;
+    for (int64_t k = 0; k < c; ++k) rs += sm[i * c + k];
+    // The +1000 row's logits are only representable to ulp(1000) ~ 6e-5 in float32, hence 1e-4.
+    CHECK(rs == doctest::Approx(1.0).epsilon(1e-4));
+  }
+  // Raw kernel: poisoned output is fully overwritten.
+  std::vector<float> out(n * c, kNaN);
+  kernels::cpu::log_softmax(x.data<float>(), out.data(), n, c);
+  CHECK(rel_err(out, ref) < 1e-5);
+}
+
+TEST_CASE("log_softmax and cross-entropy derivatives, first and second order") {
+  const int64_t n = 4, c = 5;
+  Tensor labels = from_int_vector({2, 0, 4, 2}, {n});
+  Tensor target = softmax(random_tensor({n, c}, 600));
+  Tensor r = random_tensor({n, c}, 601);
+  Tensor x = random_tensor({n, c}, 602, -2.f, 2.f);
+  std::vector<ScalarFn> fs = {
+      [&](const Tensor& z) { return sum(mul(log_softmax(z), r)); },
+      [&](const Tensor& z) { return sum(mul(softmax(z), r)); },
+      [&](const Tensor& z) { return cross_entropy(z, labels); },
+      [&](const Tensor& z) { return cross_entropy_soft(z, target); },
+  };
+  uint64_t stream = 610;
+  for (size_t i = 0; i < fs.size(); ++i) {
+    CAPTURE(i);
+    check_first_order(fs[i], x, stream++);
+    check_second_order(fs[i], x, stream);
+    stream += 2;
+  }
+  // Hard-label cross-entropy gradient is (softmax - onehot) / N exactly.
+  Tensor xl = leaf(x.clone());
+  Tensor g = grad({cross_entropy(xl, labels)}, {xl})[0];
+  Tensor expect = mul_scalar(sub(softmax(x), one_hot(labels, c)), 1.f / n);
+  CHECK(rel_err(g, expect) < 1e-5);
+}
+
+TEST_CASE("one_hot and label validation") {
+  Tensor oh = one_hot(from_int_vector({2, 0}, {2}), 3);
+  CHECK(oh.shape() == Shape{2, 3});
+  CHECK(oh.to_vector() == std::vector<float>{0, 0, 1, 1, 0, 0});
+  CHECK_FALSE(oh.requires_grad());
+  Tensor x = zeros({2, 3});
+  CHECK_THROWS_AS(cross_entropy(x, from_int_vector({0, 3}, {2})), Error);
+  CHECK_THROWS_AS(cross_entropy(x, from_int_vector({-1, 0}, {2})), Error);
+  CHECK_THROWS_AS(cross_entropy(x, from_int_vector({0}, {1})), Error);
+  CHECK_THROWS_AS(cross_entropy(x, from_vector({0, 1}, {2})), Error);
+  CHECK_THROWS_AS(cross_entropy_soft(x, zeros({2, 4})), Error);
+  CHECK_THROWS_AS(one_hot(from_int_vector({5}, {1}), 3), Error);
+  CHECK_THROWS_AS(log_softmax(zeros({2, 3, 1})), Error);
+  std::string message;
+  try {
+    cross_entropy(x, from_int_vector({0, 7}, {2}));
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  CHECK(message.find("label 7 of sample 1") != std::string::npos);
+}
+
+namespace {
+// Hand-computed 3x4 case. Row 0: equal logits, label 1 (ties: argmax is class 0 -> incorrect).
+// Row 1: p = (.1, .2, .3, .4), label 3. Row 2: p = (.5, .25, .125, .125) shifted by +100, label 2.
+struct HandCase {
+  std::vector<float> logits;
+  std::vector<int64_t> labels{1, 3, 2};
+  std::vector<double> el2n{std::sqrt(0.75), std::sqrt(0.5), std::sqrt(1.09375)};
+  std::vector<double> loss{std::log(4.0), -std::log(0.4), std::log(8.0)};
+  std::vector<double> correct{0, 1, 0};
+  std::vector<double> margin{0.0, 0.1, -0.375};
+  std::vector<double> entropy{std::log(4.0),
+                              -(0.1 * std::log(0.1) + 0.2 * std::log(0.2) + 0.3 * std::log(0.3) + 0.4 * std::log(0.4)),
+                              1.75 * std::log(2.0)};
+  HandCase() {
+    logits = {0, 0, 0, 0};
+    for (double p : {0.1, 0.2, 0.3, 0.4}) logits.push_back(static_cast<float>(std::log(p)));
+    for (double p : {0.5, 0.25, 0.125, 0.125}) logits.push_back(static_cast<float>(std::log(p) + 100.0));
+  }
+};
+
+// Float32 exp/log on O(1) values: 1e-5 absolute (margins can be 0, so absolute, not relative).
+void check_close(const std::vector<float>& got, const std::vector<double>& want) {
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    CAPTURE(i);
+    CHECK(std::abs(got[i] - want[i]) < 1e-5);
+  }
+}
+}  // namespace
+
+TEST_CASE("per_sample_stats on a hand-computed 3x4 case") {
+  HandCase h;
+  // Raw kernel with poisoned outputs.
+  std::vector<float> el2n(3, kNaN), loss(3, kNaN), correct(3, kNaN), margin(3, kNaN), entropy(3, kNaN);
+  kernels::cpu::per_sample_stats(h.logits.data(), h.labels.data(), 3, 4, el2n.data(), loss.data(), correct.data(),
+                                 margin.data(), entropy.data());
+  check_close(el2n, h.el2n);
+  check_close(loss, h.loss);
+  check_close(correct, h.correct);
+  check_close(margin, h.margin);
+  check_close(entropy, h.entropy);
+  // Null outputs are skipped; the others are still written.
+  std::vector<float> only_loss(3, kNaN);
+  kernels::cpu::per_sample_stats(h.logits.data(), h.labels.data(), 3, 4, nullptr, only_loss.data(), nullptr, nullptr,
+                                 nullptr);
+  check_close(only_loss, h.loss);
+  // Engine wrapper.
+  PerSample ps = per_sample_stats(from_vector(h.logits, {3, 4}), from_int_vector(h.labels, {3}));
+  check_close(ps.el2n.to_vector(), h.el2n);
+  check_close(ps.loss.to_vector(), h.loss);
+  check_close(ps.correct.to_vector(), h.correct);
+  check_close(ps.margin.to_vector(), h.margin);
+  check_close(ps.entropy.to_vector(), h.entropy);
+  CHECK(ps.loss.shape() == Shape{3});
+  CHECK_THROWS_AS(per_sample_stats(from_vector(h.logits, {3, 4}), from_int_vector({1, 4, 2}, {3})), Error);
+  CHECK_THROWS_AS(per_sample_stats(from_vector(h.logits, {12}), from_int_vector(h.labels, {3})), Error);
+}
+
+TEST_CASE("per_sample_stats loss agrees with cross_entropy on random logits") {
+  Tensor x = random_tensor({6, 10}, 700, -4.f, 4.f);
+  Tensor labels = from_int_vector({0, 9, 3, 3, 7, 1}, {6});
+  PerSample ps = per_sample_stats(x, labels);
+  double mean_loss = 0;
+  for (float v : ps.loss.to_vector()) mean_loss += v / 6.0;
+  CHECK(mean_loss == doctest::Approx(cross_entropy(x, labels).item()).epsilon(1e-5));
+}
