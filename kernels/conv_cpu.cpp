@@ -5,8 +5,6 @@
 #include "kernels/conv.h"
 #include "kernels/gemm.h"
 
-extern "C" void openblas_set_num_threads(int);
-extern "C" int openblas_get_num_threads(void);
 
 namespace yoco::kernels::cpu {
 
@@ -24,24 +22,6 @@ float* scratch(size_t n, int slot) {
   return buf[slot].data();
 }
 
-// The Debian OpenBLAS here is the pthread build: it does not notice that it is called from inside our
-// OpenMP region, so each per-image gemm_serial would wake OpenBLAS's own threads as well (2 OpenMP threads +
-// OpenBLAS workers on 2 cores: measured ~20% more CPU time, worse wall time). Pinning OpenBLAS to one thread for the duration
-// of a parallel-over-images loop makes gemm_serial serial; the previous setting is restored afterwards.
-class SerialBlasScope {
- public:
-  explicit SerialBlasScope(bool on) : saved_(on ? openblas_get_num_threads() : 0) {
-    if (saved_ > 1) openblas_set_num_threads(1);
-  }
-  ~SerialBlasScope() {
-    if (saved_ > 1) openblas_set_num_threads(saved_);
-  }
-  SerialBlasScope(const SerialBlasScope&) = delete;
-  SerialBlasScope& operator=(const SerialBlasScope&) = delete;
-
- private:
-  int saved_;
-};
 
 bool is_pointwise(const ConvShape& cs) { return cs.r == 1 && cs.s == 1 && cs.stride == 1 && cs.pad == 0; }
 
@@ -123,7 +103,6 @@ void weight_grad_chunk(const ConvShape& cs, const float* x, const float* g, int6
 
 void conv2d_forward(const ConvShape& cs, const float* x, const float* w, const float* b, float* y) {
   const int64_t p = cs.oh * cs.ow, crs = cs.c * cs.r * cs.s;
-  SerialBlasScope serial(cs.n > 1);
 #pragma omp parallel for schedule(static) if (cs.n > 1)
   for (int64_t n = 0; n < cs.n; ++n) {
     const float* xn = x + n * cs.c * cs.h * cs.w;
@@ -143,7 +122,6 @@ void conv2d_forward(const ConvShape& cs, const float* x, const float* w, const f
 
 void conv2d_backward_input(const ConvShape& cs, const float* g, const float* w, float* gx) {
   const int64_t p = cs.oh * cs.ow, crs = cs.c * cs.r * cs.s, img = cs.c * cs.h * cs.w;
-  SerialBlasScope serial(cs.n > 1);
 #pragma omp parallel for schedule(static) if (cs.n > 1)
   for (int64_t n = 0; n < cs.n; ++n) {
     const float* gn = g + n * cs.k * p;
@@ -163,7 +141,6 @@ void conv2d_backward_weight(const ConvShape& cs, const float* x, const float* g,
   const int64_t wsize = cs.k * cs.c * cs.r * cs.s;
   const int64_t chunks = ceil_div(cs.n, kChunk);
   if (chunks == 0) std::fill(gw, gw + wsize, 0.f);
-  SerialBlasScope serial(chunks > 1);
   // Chunks run in parallel; their partials are added into gw strictly in chunk order (ordered), so
   // gw = ((p0 + p1) + p2) + ... whatever the thread count, with one partial buffer per thread.
 #pragma omp parallel for ordered schedule(dynamic, 1) if (chunks > 1)

@@ -1,0 +1,117 @@
+// apps/bench: times ConvNet-3 training steps and IDC gradient-matching steps on our engine (median of N runs
+// after warm-up) and reports peak memory; bench/compare.py runs PyTorch on the same cases and prints ratios.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include "apps/common/cli.h"
+#include "apps/common/matching.h"
+#include "engine/autograd.h"
+#include "engine/context.h"
+#include "engine/ops.h"
+#include "engine/optim.h"
+#include "models/convnet.h"
+
+using namespace yoco;
+
+namespace {
+
+struct Case {
+  std::string name;
+  int64_t channels, size;
+  bool matching;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+ConvNetConfig net_config(const Case& c) {
+  ConvNetConfig nc;
+  nc.channels = c.channels;
+  nc.image_size = c.size;
+  return nc;
+}
+
+// One training step: forward, cross-entropy, backward, SGD (momentum 0.9, wd 5e-4).
+std::function<void()> train_step(const Case& c, int64_t batch, Device dev) {
+  auto net = std::make_shared<ConvNet>(net_config(c), 1, dev);
+  auto opt = std::make_shared<SGD>(net->parameters(), 0.01f, 0.9f, 5e-4f);
+  Tensor x = rand_uniform({batch, c.channels, c.size, c.size}, 2, 0, 0, -1.f, 1.f, dev);
+  std::vector<int64_t> lab(batch);
+  for (int64_t i = 0; i < batch; ++i) lab[i] = i % 10;
+  Tensor y = from_int_vector(lab, {batch}, dev);
+  return [net, opt, x, y] {
+    Tensor loss = cross_entropy(net->forward(x), y);
+    opt->zero_grad();
+    backward(loss);
+    opt->step();
+    loss.item();  // synchronises with the device
+  };
+}
+
+// One IDC matching step for one class: real grads (no graph), synthetic grads (create_graph), l1 distance
+// over conv weights, gradient to the synthetic images.
+std::function<void()> match_step(const Case& c, int64_t n_real, int64_t n_syn, Device dev) {
+  auto net = std::make_shared<ConvNet>(net_config(c), 1, dev);
+  Tensor xr = rand_uniform({n_real, c.channels, c.size, c.size}, 3, 0, 0, -1.f, 1.f, dev);
+  Tensor xs = rand_uniform({n_syn, c.channels, c.size, c.size}, 4, 0, 0, -1.f, 1.f, dev);
+  xs.set_requires_grad(true);
+  Tensor yr = from_int_vector(std::vector<int64_t>(n_real, 3), {n_real}, dev);
+  Tensor ys = from_int_vector(std::vector<int64_t>(n_syn, 3), {n_syn}, dev);
+  return [net, xr, xs, yr, ys] {
+    std::vector<Tensor> w = net->conv_weights();
+    std::vector<Tensor> gr = grad({cross_entropy(net->forward(xr), yr)}, w);
+    std::vector<Tensor> gs = grad({cross_entropy(net->forward(xs), ys)}, w, {}, true);
+    Tensor d = app::match_distance(gr, gs, app::MatchMetric::L1);
+    Tensor gx = grad({d}, {xs})[0];
+    sum(gx).item();  // synchronises with the device
+  };
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Engine benchmarks: ConvNet-3 train step and IDC gradient-matching step"};
+  std::string device = "cpu", json_out, cases_arg = "train28,train32,match28,match32";
+  int64_t reps = 10, warmup = 3, batch = 256, n_real = 64, n_syn = 40;
+  app.add_option("--device", device, "cpu | cuda");
+  app.add_option("--reps", reps, "timed runs (median reported)")->check(CLI::PositiveNumber);
+  app.add_option("--warmup", warmup, "untimed runs first");
+  app.add_option("--batch", batch, "train-step batch")->check(CLI::PositiveNumber);
+  app.add_option("--real", n_real, "matching step: real images")->check(CLI::PositiveNumber);
+  app.add_option("--syn", n_syn, "matching step: synthetic images")->check(CLI::PositiveNumber);
+  app.add_option("--cases", cases_arg, "comma list of train28, train32, match28, match32");
+  app.add_option("--json", json_out, "write results as JSON");
+  return app::run_cli("bench", app, argc, argv, [&] {
+    Device dev = app::parse_device(device);
+    std::vector<Case> all = {{"train28", 1, 28, false}, {"train32", 3, 32, false}, {"match28", 1, 28, true},
+                             {"match32", 3, 32, true}};
+    nlohmann::json out = nlohmann::json::array();
+    std::printf("%-9s %-34s %10s %10s %12s\n", "case", "what", "median ms", "min ms", "peak MiB");
+    for (const Case& c : all) {
+      if (("," + cases_arg + ",").find("," + c.name + ",") == std::string::npos) continue;
+      auto step = c.matching ? match_step(c, n_real, n_syn, dev) : train_step(c, batch, dev);
+      for (int64_t i = 0; i < warmup; ++i) step();
+      CachingAllocator& alloc = Context::get().allocator(dev);
+      alloc.reset_peak();
+      size_t base = alloc.stats().live_bytes;
+      std::vector<double> ms;
+      for (int64_t i = 0; i < reps; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        step();
+        Context::get().synchronize();
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      }
+      double peak = static_cast<double>(alloc.stats().peak_bytes - base) / (1 << 20);
+      std::string what = c.matching ? cat(n_real, " real + ", n_syn, " syn, ", c.channels, "x", c.size, "x", c.size)
+                                     : cat("batch ", batch, ", ", c.channels, "x", c.size, "x", c.size);
+      std::printf("%-9s %-34s %10.1f %10.1f %12.1f\n", c.name.c_str(), what.c_str(), median(ms),
+                  *std::min_element(ms.begin(), ms.end()), peak);
+      std::fflush(stdout);
+      out.push_back({{"case", c.name}, {"what", what}, {"median_ms", median(ms)},
+                     {"min_ms", *std::min_element(ms.begin(), ms.end())}, {"peak_mib", peak}, {"device", device}});
+    }
+    if (!json_out.empty()) app::write_json_atomic(json_out, out);
+  });
+}

@@ -1,0 +1,150 @@
+// The IDC/YOCO training protocol: SGD(0.01, 0.9, 5e-4), MultiStep ×0.2 at 2/3 and 5/6, DSA per sample,
+// CutMix p=0.5 (Beta(1,1)), test at four evenly spaced checkpoints.
+#include "apps/common/trainer.h"
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include "data/augment.h"
+#include "data/cutmix.h"
+#include "engine/autograd.h"
+#include "engine/context.h"
+#include "engine/ops.h"
+#include "engine/optim.h"
+#include "kernels/rng.h"
+
+namespace yoco::app {
+
+namespace {
+// Philox streams of the training loop (init uses 1000+, DSA and CutMix their own).
+constexpr uint64_t kShuffleStream = 11;
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+}  // namespace
+
+std::vector<int64_t> shuffled_indices(int64_t n, uint64_t seed, uint64_t stream, uint64_t epoch) {
+  std::vector<int64_t> idx(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) idx[i] = i;
+  for (int64_t i = n - 1; i > 0; --i) {
+    uint32_t r = kernels::philox_u32(seed, stream, epoch * static_cast<uint64_t>(n) + static_cast<uint64_t>(i));
+    int64_t j = static_cast<int64_t>(r % static_cast<uint32_t>(i + 1));
+    std::swap(idx[i], idx[j]);
+  }
+  return idx;
+}
+
+std::string format_duration(double s) {
+  char buf[32];
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%dh%02dm", static_cast<int>(s / 3600), static_cast<int>(s / 60) % 60);
+  else if (s >= 60)
+    std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(s / 60), static_cast<int>(s) % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%.1fs", s);
+  return buf;
+}
+
+float evaluate_accuracy(ConvNet& net, const data::Dataset& test, int64_t batch) {
+  NoGradGuard no_grad;
+  bool was_training = net.training();
+  net.set_training(false);
+  int64_t n = test.size(), correct = 0;
+  std::vector<int64_t> labels = test.labels.to_int_vector();
+  for (int64_t s = 0; s < n; s += batch) {
+    int64_t e = std::min(n, s + batch);
+    Tensor x = data::normalize(slice(test.images, 0, s, e).to(net.device()), test.mean, test.std);
+    std::vector<float> logits = net.forward(x).to_vector();
+    int64_t c = test.num_classes;
+    for (int64_t i = 0; i < e - s; ++i) {
+      const float* row = logits.data() + i * c;
+      int64_t best = 0;
+      for (int64_t k = 1; k < c; ++k)
+        if (row[k] > row[best]) best = k;
+      correct += best == labels[s + i];
+    }
+  }
+  net.set_training(was_training);
+  return n ? static_cast<float>(correct) / static_cast<float>(n) : 0.f;
+}
+
+TrainResult train_model(ConvNet& net, const data::Dataset& train, const data::Dataset* test, const TrainConfig& cfg,
+                        const BatchHook& hook) {
+  YOCO_CHECK(train.size() > 0, "train_model: empty training set");
+  YOCO_CHECK(cfg.epochs > 0 && cfg.batch > 0, "train_model: epochs and batch must be positive");
+  const int64_t n = train.size();
+  const int64_t iters_per_epoch = (n + cfg.batch - 1) / cfg.batch;  // no drop_last: each sample once per epoch
+  const int64_t total_steps = cfg.lr_per_iteration ? cfg.epochs * iters_per_epoch : cfg.epochs;
+  SGD opt(net.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay);
+  MultiStepLR sched(opt, {total_steps * 2 / 3, total_steps * 5 / 6}, cfg.gamma);
+  const bool use_dsa = !cfg.dsa.empty() && cfg.dsa != "none";
+  data::Dsa dsa(use_dsa ? cfg.dsa : "color", /*batch=*/false);
+  std::vector<int64_t> eval_epochs;
+  for (int64_t k = 1; k <= cfg.eval_points; ++k) eval_epochs.push_back(cfg.epochs * k / cfg.eval_points);
+
+  TrainResult res;
+  net.set_training(true);
+  auto t0 = Clock::now();
+  double last_print = -1e9;
+  int64_t step = 0, seen = 0;
+  const Device dev = net.device();
+  for (int64_t epoch = 0; epoch < cfg.epochs; ++epoch) {
+    std::vector<int64_t> order = shuffled_indices(n, cfg.seed, kShuffleStream, static_cast<uint64_t>(epoch));
+    double loss_sum = 0;
+    for (int64_t it = 0; it < iters_per_epoch; ++it, ++step) {
+      std::vector<int64_t> idx(order.begin() + it * cfg.batch, order.begin() + std::min(n, (it + 1) * cfg.batch));
+      Tensor idx_t = from_int_vector(idx, {static_cast<int64_t>(idx.size())});
+      Tensor x = index_select(train.images, 0, idx_t).to(dev);
+      Tensor y;
+      {
+        const int64_t* all = train.labels.data<int64_t>();
+        std::vector<int64_t> lab(idx.size());
+        for (size_t i = 0; i < idx.size(); ++i) lab[i] = all[idx[i]];
+        y = from_int_vector(lab, {static_cast<int64_t>(lab.size())}, dev);
+      }
+      Tensor loss, logits;
+      {
+        NoGradGuard no_grad;  // augmentation of training inputs needs no history
+        x = data::normalize(x, train.mean, train.std);
+        if (use_dsa) x = dsa(x, cfg.seed, static_cast<uint64_t>(step));
+      }
+      data::CutMixResult mix;
+      if (cfg.cutmix_p > 0.f) {
+        NoGradGuard no_grad;
+        mix = data::cutmix(x, y, train.num_classes, cfg.cutmix_p, cfg.seed, static_cast<uint64_t>(step));
+        x = mix.images;
+      }
+      logits = net.forward(x);
+      loss = mix.applied ? cross_entropy_soft(logits, mix.target) : cross_entropy(logits, y);
+      opt.zero_grad();
+      backward(loss);
+      opt.step();
+      if (cfg.lr_per_iteration) sched.step();
+      float lv = loss.item();
+      loss_sum += lv;
+      seen += static_cast<int64_t>(idx.size());
+      if (hook) hook(BatchView{idx, logits.detach(), y, epoch});
+    }
+    if (!cfg.lr_per_iteration) sched.step();
+    res.final_loss = static_cast<float>(loss_sum / static_cast<double>(iters_per_epoch));
+    bool is_eval = test && std::find(eval_epochs.begin(), eval_epochs.end(), epoch + 1) != eval_epochs.end();
+    if (is_eval) {
+      float acc = evaluate_accuracy(net, *test, cfg.eval_batch);
+      res.evals.push_back({epoch + 1, acc});
+      res.best = std::max(res.best, acc);
+      res.last = acc;
+    }
+    double el = since(t0);
+    if (cfg.progress && (el - last_print > 2.0 || epoch + 1 == cfg.epochs || is_eval)) {
+      last_print = el;
+      double eta = el / static_cast<double>(epoch + 1) * static_cast<double>(cfg.epochs - epoch - 1);
+      std::fprintf(stderr, "%sepoch %lld/%lld loss %.4f lr %.5f %.0f img/s ETA %s%s\n", cfg.label.c_str(),
+                   static_cast<long long>(epoch + 1), static_cast<long long>(cfg.epochs), res.final_loss, opt.lr(),
+                   static_cast<double>(seen) / el, format_duration(eta).c_str(),
+                   is_eval ? (" test acc " + std::to_string(res.last * 100).substr(0, 5) + "%").c_str() : "");
+    }
+  }
+  res.seconds = since(t0);
+  res.images_per_sec = static_cast<double>(seen) / res.seconds;
+  return res;
+}
+
+}  // namespace yoco::app

@@ -1,0 +1,62 @@
+// Training loop shared by evaluate, prune (scoring runs) and condense: IDC/YOCO protocol with DSA + CutMix.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+#include "data/dataset.h"
+#include "models/convnet.h"
+
+namespace yoco::app {
+
+struct TrainConfig {
+  int64_t epochs = 1000;
+  int64_t batch = 64;
+  float lr = 0.01f, momentum = 0.9f, weight_decay = 5e-4f;
+  float gamma = 0.2f;             // LR × gamma at 2/3 and 5/6 of training
+  bool lr_per_iteration = false;  // YOCO's scoring run steps MultiStepLR per iteration; IDC's evaluation per epoch
+  std::string dsa = "color_crop_flip_scale_rotate";  // "" or "none" disables augmentation
+  float cutmix_p = 0.5f;
+  int64_t eval_points = 4;  // test at E/4, E/2, 3E/4 and E (IDC reports the best of these)
+  int64_t eval_batch = 500;
+  uint64_t seed = 0;
+  bool progress = true;
+  std::string label;  // prefix of progress lines
+};
+
+// What a per-batch hook sees: the batch's dataset indices, the logits on the augmented (and possibly
+// CutMixed) inputs, and the original labels. Used by pruning to accumulate per-sample statistics.
+struct BatchView {
+  const std::vector<int64_t>& indices;
+  const Tensor& logits;  // detached [B, classes]
+  const Tensor& labels;  // i64 [B]
+  int64_t epoch;
+};
+using BatchHook = std::function<void(const BatchView&)>;
+
+struct EvalPoint {
+  int64_t epoch;
+  float accuracy;
+};
+struct TrainResult {
+  std::vector<EvalPoint> evals;
+  float best = 0.f, last = 0.f;  // test accuracy (fraction), best of the eval points and the final one
+  double seconds = 0, images_per_sec = 0;
+  float final_loss = 0.f;
+};
+
+// Trains `net` on `train` (images unnormalised [0,1]; normalised here with the dataset's mean/std) and
+// tests on `test` at the eval points when `test` is given.
+TrainResult train_model(ConvNet& net, const data::Dataset& train, const data::Dataset* test, const TrainConfig& cfg,
+                        const BatchHook& hook = {});
+
+// Top-1 accuracy of `net` (eval mode, no grad) on `test`.
+float evaluate_accuracy(ConvNet& net, const data::Dataset& test, int64_t batch = 500);
+
+// Epoch-e permutation of [0, n) from Philox (seed, stream): the same on every machine.
+std::vector<int64_t> shuffled_indices(int64_t n, uint64_t seed, uint64_t stream, uint64_t epoch);
+
+// Seconds as "1h02m" / "3m05s" / "12.3s" for progress lines.
+std::string format_duration(double seconds);
+
+}  // namespace yoco::app

@@ -1,0 +1,174 @@
+// apps/prune: YOCO pruning of a condensed set. `score` trains once and stores every score; `select` writes
+// pruned sets instantly from stored scores; `table` runs the paper's Table-2 experiment; `demo` is the
+// README's main job (prune the shipped Fashion-MNIST set to IPC 1, 2, 5 with yoco and random, evaluate briefly).
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+#include "apps/common/cli.h"
+#include "apps/common/mix_set.h"
+#include "apps/common/prune_table.h"
+#include "data/png_grid.h"
+#include "data/registry.h"
+#include "data/set_dataset.h"
+
+using namespace yoco;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<int64_t> parse_targets(const std::string& s) {
+  std::vector<int64_t> out;
+  std::stringstream ss(s);
+  std::string tok;
+  while (std::getline(ss, tok, ',')) {
+    try {
+      size_t pos = 0;
+      long long v = std::stoll(tok, &pos);
+      YOCO_CHECK(pos == tok.size() && v > 0, "");
+      out.push_back(v);
+    } catch (const std::exception&) {
+      YOCO_CHECK(false, "--ipc-target: expected a comma list of positive integers like 1,2,5, got '", s, "'");
+    }
+  }
+  YOCO_CHECK(!out.empty(), "--ipc-target: empty list");
+  return out;
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string tok;
+  while (std::getline(ss, tok, ','))
+    if (!tok.empty()) out.push_back(tok);
+  return out;
+}
+
+// The embedded default input: the shipped Fashion-MNIST IPC-10 factor-2 set, else a fresh 'mix' set.
+data::CondensedSet default_set(std::string* path) {
+  for (const char* p : {"assets/fashion-mnist_ipc10_f2.npz", YOCO_SOURCE_DIR "/assets/fashion-mnist_ipc10_f2.npz"})
+    if (fs::exists(p)) {
+      *path = p;
+      return data::load_set(p);
+    }
+  std::fprintf(stderr, "prune: no shipped condensed set found; using IDC's 'mix' initialisation (IPC 10, factor 2)\n");
+  *path = "mix:fashion-mnist:ipc10:f2";
+  return app::make_mix_set(data::load_dataset("fashion-mnist", "", true), 10, 2);
+}
+
+void add_train_flags(CLI::App* c, app::TrainConfig& t, const char* what) {
+  c->add_option("--epochs", t.epochs, std::string(what) + " epochs")->check(CLI::PositiveNumber);
+  c->add_option("--batch", t.batch, std::string(what) + " batch size")->check(CLI::PositiveNumber);
+  c->add_option("--dsa", t.dsa, "DSA strategy or 'none'");
+  c->add_option("--cutmix-p", t.cutmix_p, "CutMix probability")->check(CLI::Range(0.0, 1.0));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"YOCO: prune a condensed set to any smaller IPC (scores once, selects instantly)"};
+  app.require_subcommand(1);
+  std::string input, out, scores_path, methods_arg = "yoco", targets_arg = "1,2,5", device = "cpu", out_dir;
+  uint64_t seed = 0;
+  app::ScoringOptions so;
+  app::TableOptions to;
+  bool png = false;
+
+  auto* score = app.add_subcommand("score", "train the scoring ConvNet once and store every score");
+  score->add_option("-i,--input", input, "condensed set .npz")->required();
+  score->add_option("-o,--out", out, "scores .npz to write")->required();
+  score->add_option("--seed", seed, "seed of the scoring run");
+  score->add_option("--stop-epoch", so.score.stop_epoch, "LBPE window [0, stop)")->check(CLI::PositiveNumber);
+  score->add_option("--top-k", so.score.top_k, "LBPE: top-K most accurate epochs")->check(CLI::PositiveNumber);
+  score->add_option("--device", device, "cpu | cuda");
+  add_train_flags(score, so.train, "scoring");
+
+  auto* select = app.add_subcommand("select", "write pruned sets from stored scores (instant)");
+  select->add_option("-i,--input", input, "condensed set .npz the scores were computed on")->required();
+  select->add_option("-s,--scores", scores_path, "scores .npz from `prune score`")->required();
+  select->add_option("-m,--method", methods_arg, "comma list: yoco, el2n, forgetting, aum, entropy, ssp, ccs, random "
+                                                 "(+ _easy/_hard, _balance/_imbalance)");
+  select->add_option("-t,--ipc-target", targets_arg, "comma list of target IPCs, e.g. 1,2,5");
+  select->add_option("-o,--out-dir", out_dir, "directory for <method>_ipc<t>.npz")->required();
+  select->add_option("--seed", seed, "seed for random/ssp selections");
+  select->add_flag("--png", png, "also write a PNG grid of each pruned set");
+
+  auto* table = app.add_subcommand("table", "score per seed, prune with every method, evaluate: the paper's table");
+  table->add_option("-i,--input", input, "condensed set .npz (default: the shipped Fashion-MNIST set)");
+  table->add_option("-t,--ipc-target", targets_arg, "comma list of target IPCs");
+  table->add_option("-m,--method", methods_arg, "comma list, or 'all' for the paper's eight");
+  table->add_option("--seeds", to.seeds, "scoring runs (seeds)")->check(CLI::PositiveNumber);
+  table->add_option("--seed", seed, "first seed");
+  table->add_option("--score-epochs", to.scoring.train.epochs, "scoring-run epochs (protocol 1000)")
+      ->check(CLI::PositiveNumber);
+  table->add_option("--stop-epoch", to.scoring.score.stop_epoch, "LBPE window [0, stop)")->check(CLI::PositiveNumber);
+  table->add_option("--eval-epochs", to.eval.train.epochs, "evaluation epochs (protocol 1000)")->check(CLI::PositiveNumber);
+  table->add_option("--repeat", to.eval.repeat, "evaluations per pruned set")->check(CLI::PositiveNumber);
+  table->add_option("-o,--out-dir", out_dir, "results directory (resumable)");
+  table->add_option("--device", device, "cpu | cuda");
+
+  auto* demo = app.add_subcommand("demo", "README main job: prune the default set to IPC 1,2,5 (yoco, random), evaluate");
+  int64_t demo_epochs = 100, demo_score_epochs = 60;
+  demo->add_option("--eval-epochs", demo_epochs, "short evaluation schedule")->check(CLI::PositiveNumber);
+  demo->add_option("--score-epochs", demo_score_epochs, "short scoring run")->check(CLI::PositiveNumber);
+  demo->add_option("-o,--out-dir", out_dir, "results directory");
+
+  return app::run_cli("prune", app, argc, argv, [&] {
+    Device dev = app::parse_device(device);
+    if (score->parsed()) {
+      data::CondensedSet set = data::load_set(input);
+      so.train.seed = seed;
+      so.device = dev;
+      nlohmann::json meta;
+      app::ScoreTable t = app::run_scoring(set, so, &meta);
+      meta["source_path"] = input;
+      app::save_score_table(out, t, meta);
+      std::printf("scores of %lld sub-images written to %s (LBPE epochs:", static_cast<long long>(t.n()), out.c_str());
+      for (auto& e : meta["lbpe_epochs"]) std::printf(" %lld", static_cast<long long>(e.get<int64_t>()));
+      std::printf(")\n");
+    } else if (select->parsed()) {
+      data::CondensedSet set = data::load_set(input);
+      app::ScoreTable t = app::load_score_table(scores_path, set);
+      std::vector<int64_t> targets = parse_targets(targets_arg);
+      std::vector<app::SelectSpec> specs;
+      for (const auto& m : split_list(methods_arg)) specs.push_back(app::parse_method(m));
+      // Validate every (method, target) before writing anything, so bad input leaves no partial output.
+      std::vector<std::pair<std::string, data::CondensedSet>> outputs;
+      for (const auto& spec : specs)
+        for (int64_t tgt : targets) {
+          std::vector<int64_t> idx = app::select_indices(t, spec, tgt, seed);
+          outputs.emplace_back(spec.name() + "_ipc" + std::to_string(tgt),
+                               app::make_pruned_set(set, idx, spec, tgt, seed, input));
+        }
+      fs::create_directories(out_dir);
+      for (auto& [name, ps] : outputs) {
+        std::string p = (fs::path(out_dir) / (name + ".npz")).string();
+        data::save_set(p, ps);
+        if (png) data::write_png_grid((fs::path(out_dir) / (name + ".png")).string(), ps.images, ps.labels, 0);
+        std::printf("%s (%lld images)\n", p.c_str(), static_cast<long long>(ps.labels.numel()));
+      }
+    } else if (table->parsed()) {
+      std::string path = input;
+      data::CondensedSet set = input.empty() ? default_set(&path) : data::load_set(input);
+      to.targets = parse_targets(targets_arg);
+      if (methods_arg != "all" && methods_arg != "yoco") to.methods = split_list(methods_arg);
+      to.scoring.train.seed = seed;
+      to.scoring.device = dev;
+      to.eval.device = dev;
+      to.out_dir = out_dir.empty() ? "prune_table" : out_dir;
+      to.input_path = path;
+      std::printf("%s", app::run_prune_table(set, to).c_str());
+    } else if (demo->parsed()) {
+      std::string path;
+      data::CondensedSet set = default_set(&path);
+      app::TableOptions d;
+      d.targets = {1, 2, 5};
+      d.seeds = 1;
+      d.methods = {"yoco", "random_balance"};
+      d.scoring.train.epochs = demo_score_epochs;
+      d.eval.train.epochs = demo_epochs;
+      d.out_dir = out_dir.empty() ? "prune_demo" : out_dir;
+      d.input_path = path;
+      std::printf("%s", app::run_prune_table(set, d).c_str());
+    }
+  });
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/python3
+"""Runs the engine benchmark (apps/bench) and the same cases in PyTorch, in one run on one machine, and prints
+the engine/PyTorch ratio table. PyTorch here is only a reference; the engine never uses it.
+
+Usage: bench/compare.py [--bench build/apps/bench/bench] [--device cpu|cuda] [--reps 10] [--out docs/bench.json]
+Run through bench/run.sh on CPU so PyTorch gets 2 threads and the allocator settings from the issue.
+"""
+import argparse, json, os, statistics, subprocess, sys, time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def convnet(channels, size, width=128, depth=3, classes=10):
+    layers, c, s = [], channels, size
+    for d in range(depth):
+        pad = 3 if (d == 0 and channels == 1 and size == 28) else 1
+        layers += [nn.Conv2d(c, width, 3, padding=pad), nn.GroupNorm(width, width, affine=True), nn.ReLU(inplace=True),
+                   nn.AvgPool2d(2, 2)]
+        s = (s + 2 * pad - 2) // 2
+        c = width
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(width * s * s, classes))
+
+
+def sync(dev):
+    if dev == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_it(fn, reps, warmup, dev):
+    for _ in range(warmup):
+        fn()
+    sync(dev)
+    ms = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        sync(dev)
+        ms.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(ms), min(ms)
+
+
+def train_case(channels, size, batch, dev):
+    net = convnet(channels, size).to(dev)
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    x = torch.rand(batch, channels, size, size, device=dev) * 2 - 1
+    y = torch.arange(batch, device=dev) % 10
+
+    def step():
+        loss = F.cross_entropy(net(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss.item()
+    return step
+
+
+def match_case(channels, size, n_real, n_syn, dev):
+    net = convnet(channels, size).to(dev)
+    xr = torch.rand(n_real, channels, size, size, device=dev) * 2 - 1
+    xs = (torch.rand(n_syn, channels, size, size, device=dev) * 2 - 1).requires_grad_(True)
+    yr = torch.full((n_real,), 3, device=dev)
+    ys = torch.full((n_syn,), 3, device=dev)
+    ws = [p for p in net.parameters() if p.dim() == 4]
+
+    def step():
+        gr = torch.autograd.grad(F.cross_entropy(net(xr), yr), ws)
+        gs = torch.autograd.grad(F.cross_entropy(net(xs), ys), ws, create_graph=True)
+        d = sum((a.detach() - b).abs().sum() for a, b in zip(gr, gs))
+        gx, = torch.autograd.grad(d, xs)
+        gx.sum().item()
+    return step
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bench", default="build/apps/bench/bench")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--reps", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--real", type=int, default=64)
+    ap.add_argument("--syn", type=int, default=40)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default="")
+    a = ap.parse_args()
+    if a.device == "cpu":
+        torch.set_num_threads(a.threads)
+    cases = {"train28": (1, 28, False), "train32": (3, 32, False), "match28": (1, 28, True), "match32": (3, 32, True)}
+
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
+    eng_json = "/tmp/yoco_bench_%d.json" % os.getpid()
+    cmd = [a.bench, "--device", a.device, "--reps", str(a.reps), "--warmup", str(a.warmup), "--batch", str(a.batch),
+           "--real", str(a.real), "--syn", str(a.syn), "--json", eng_json]
+    print("engine:", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, env=env)
+    engine = {r["case"]: r for r in json.load(open(eng_json))}
+    os.remove(eng_json)
+
+    rows = []
+    for name, (c, s, matching) in cases.items():
+        fn = match_case(c, s, a.real, a.syn, a.device) if matching else train_case(c, s, a.batch, a.device)
+        t_med, t_min = time_it(fn, a.reps, a.warmup, a.device)
+        e = engine[name]
+        rows.append({"case": name, "what": e["what"], "engine_ms": e["median_ms"], "torch_ms": t_med,
+                     "ratio": e["median_ms"] / t_med, "engine_peak_mib": e["peak_mib"]})
+    dev_name = torch.cuda.get_device_name() if a.device == "cuda" else "CPU, %d threads" % a.threads
+    print("\n| case | what | engine ms | PyTorch %s ms | ratio engine/PyTorch | engine peak MiB |" % torch.__version__)
+    print("|---|---|---:|---:|---:|---:|")
+    for r in rows:
+        print("| %s | %s | %.1f | %.1f | %.2f | %.1f |" % (r["case"], r["what"], r["engine_ms"], r["torch_ms"],
+                                                        r["ratio"], r["engine_peak_mib"]))
+    print("(%s, median of %d runs after %d warm-up)" % (dev_name, a.reps, a.warmup))
+    if a.out:
+        json.dump({"device": dev_name, "torch": torch.__version__, "rows": rows}, open(a.out, "w"), indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+// Image-folder reader (root/<class>/*.{jpg,jpeg,png}), e.g. ImageNet-10 subsets, resized to size x size RGB.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+#include "data/dataset.h"
+
+namespace yoco::data {
+
+// Classes = subdirectories of root sorted by name (label = index); files sorted by name within a class.
+// Each image: decoded with stb_image as RGB, shorter side resized to `size` (bilinear), then center-cropped
+// to size x size. `name` picks the mean/std (e.g. "imagenet10"); an unknown name falls back to ImageNet's.
+// max_per_class > 0 keeps only the first files of each class (quick experiments).
+Dataset load_image_folder(const std::string& root, int64_t size, const std::string& name = "imagenet",
+                          int64_t max_per_class = 0);
+
+// The class folder names load_image_folder would use, in label order.
+std::vector<std::string> image_folder_classes(const std::string& root);
+
+// Bilinear resize of an interleaved uint8 HWC image to float CHW in [0,1] of (oh, ow), then the centre
+// (out_h, out_w) window is kept. Exposed for tests.
+void resize_center_crop(const uint8_t* src, int h, int w, int c, int oh, int ow, int out_h, int out_w, float* dst);
+
+}  // namespace yoco::data

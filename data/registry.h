@@ -1,0 +1,14 @@
+// Dataset registry: loads a named dataset (train or test split) from a directory, with the defaults users expect.
+#pragma once
+#include <string>
+#include "data/dataset.h"
+
+namespace yoco::data {
+
+// Canonical name for user input ("fashion" → "fashion-mnist", "cifar-10" → "cifar10"); throws for unknown names.
+std::string canonical_dataset_name(const std::string& name);
+// Loads `name` from `dir` ("" = default_data_dir(name)). Supported: fashion-mnist, mnist, cifar10, cifar100,
+// imagenet10 / imagenet (an image folder root/{train,val}/<class>/*, resized to `image_size`, default 224).
+Dataset load_dataset(const std::string& name, const std::string& dir, bool train, int64_t image_size = 0);
+
+}  // namespace yoco::data

@@ -1,0 +1,51 @@
+// Condensed set <-> Dataset conversions (see set_dataset.h).
+#include "data/set_dataset.h"
+#include "data/decode.h"
+#include "engine/context.h"
+#include "engine/ops.h"
+
+namespace yoco::data {
+
+Dataset decoded_dataset(const CondensedSet& set) {
+  const SetMeta& m = set.meta;
+  Dataset d;
+  d.name = m.dataset;
+  d.num_classes = m.num_classes;
+  d.channels = m.channels;
+  d.height = m.height;
+  d.width = m.width;
+  d.mean = m.mean;
+  d.std = m.std;
+  NoGradGuard no_grad;
+  std::vector<Tensor> parts;
+  std::vector<int64_t> labels;
+  const int64_t per = m.ipc * m.factor * m.factor;
+  for (int64_t c = 0; c < m.num_classes; ++c) {
+    Tensor stored = slice(set.images, 0, c * m.ipc, (c + 1) * m.ipc);
+    parts.push_back(m.factor > 1 ? decode(stored, m.factor) : stored);
+    labels.insert(labels.end(), per, c);
+  }
+  d.images = concat(parts, 0);
+  d.labels = from_int_vector(labels, {static_cast<int64_t>(labels.size())});
+  return d;
+}
+
+CondensedSet dataset_to_set(const Dataset& d, int64_t ipc, const std::string& method, uint64_t seed) {
+  CondensedSet s;
+  s.images = d.images;
+  s.labels = d.labels;
+  s.meta.dataset = d.name;
+  s.meta.num_classes = d.num_classes;
+  s.meta.ipc = ipc;
+  s.meta.factor = 1;
+  s.meta.channels = d.channels;
+  s.meta.height = d.height;
+  s.meta.width = d.width;
+  s.meta.mean = d.mean;
+  s.meta.std = d.std;
+  s.meta.method = method;
+  s.meta.seed = seed;
+  return s;
+}
+
+}  // namespace yoco::data

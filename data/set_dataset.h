@@ -1,0 +1,15 @@
+// Turns a condensed set into a training Dataset of decoded sub-images (class-major, YOCO's decoded order).
+#pragma once
+#include "data/dataset.h"
+#include "data/set_file.h"
+
+namespace yoco::data {
+
+// Class c of the result holds ipc·f² sub-images; sub-image j of a class is quadrant j / ipc of stored image
+// j % ipc (quadrant-major, as IDC's decode_zoom and YOCO's pruning index them). factor 1: the stored images.
+Dataset decoded_dataset(const CondensedSet& set);
+
+// Builds a CondensedSet (factor 1) from a dataset whose classes each hold `ipc` images, class-major.
+CondensedSet dataset_to_set(const Dataset& d, int64_t ipc, const std::string& method, uint64_t seed);
+
+}  // namespace yoco::data

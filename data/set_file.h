@@ -1,0 +1,68 @@
+// Condensed-set file (.npz: images f32 NxCxHxW in [0,1], labels i64 class-major, meta = UTF-8 JSON) and the
+// generic arrays+meta container used for pruning score files.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+#include <nlohmann/json.hpp>
+#include "engine/tensor.h"
+
+namespace yoco::data {
+
+inline constexpr const char* kEngineVersion = "yoco-0.1.0";
+inline constexpr int kSetFormatVersion = 1;
+
+struct SetMeta {
+  int format_version = kSetFormatVersion;
+  std::string dataset;
+  int64_t num_classes = 0, ipc = 0, factor = 1, channels = 0, height = 0, width = 0;
+  std::vector<float> mean, std;
+  bool normalized = false;  // stored images are always raw [0,1]; normalisation happens at use
+  std::string method;       // e.g. "idc", "random", "yoco-el2n-easy"
+  uint64_t seed = 0;
+  nlohmann::json config = nlohmann::json::object();
+  std::string engine_version = kEngineVersion;
+  std::string source;  // optional provenance, e.g. the set a pruned set came from
+  // Images per class when classes differ (imbalanced pruning rules); empty = exactly `ipc` in every class.
+  std::vector<int64_t> class_counts;
+};
+
+nlohmann::json meta_to_json(const SetMeta& m);
+SetMeta meta_from_json(const nlohmann::json& j, const std::string& what);  // every field required except source
+
+struct CondensedSet {
+  Tensor images;  // f32 [N,C,H,W] in [0,1], N = num_classes * ipc
+  Tensor labels;  // i64 [N], class-major: ipc of class 0, then class 1, ...
+  SetMeta meta;
+};
+
+// What a caller needs the file to be; unset fields are not checked.
+struct SetExpect {
+  std::optional<std::string> dataset;
+  std::optional<int64_t> num_classes, ipc, factor, channels, height, width;
+};
+
+// Checks all invariants (shapes vs meta, class-major labels, [0,1] range, normalized=false, format version);
+// `what` names the file in errors. save_set and load_set both call it.
+void check_set(const CondensedSet& s, const std::string& what);
+
+// Atomic write (temp file + rename). Throws on any invariant violation before touching the disk.
+void save_set(const std::string& path, const CondensedSet& s);
+CondensedSet load_set(const std::string& path, const SetExpect& expect = {});
+
+// Generic container: named f32/i64 tensors + a "meta" JSON entry (scores files: keys "scores/<name>").
+struct ArraysWithMeta {
+  std::map<std::string, Tensor> arrays;
+  nlohmann::json meta;
+};
+void save_arrays_with_meta(const std::string& path, const std::map<std::string, Tensor>& arrays,
+                           const nlohmann::json& meta);
+ArraysWithMeta load_arrays_with_meta(const std::string& path);
+
+// Scores files: each score vector is stored as "scores/<name>" (f32 [N]).
+void save_scores(const std::string& path, const std::map<std::string, Tensor>& scores, const nlohmann::json& meta);
+ArraysWithMeta load_scores(const std::string& path);  // keys without the "scores/" prefix
+
+}  // namespace yoco::data

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages yoco needs (idempotent: only what is missing). `--tests` adds LibTorch and
+# PyTorch for the parity suite and the benchmarks.
+set -euo pipefail
+pkgs=(cmake ninja-build g++ libdnnl-dev doctest-dev libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev
+      dataset-fashion-mnist)
+if [[ "${1:-}" == "--tests" ]]; then
+  pkgs+=(libtorch-dev python3-torch python3-numpy)
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if (( ${#missing[@]} )); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [[ $(id -u) -ne 0 ]] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "setup: all packages present"
+fi
