@@ -1,5 +1,7 @@
 // The process-wide Context: owns the allocators and the CUDA state; grad mode lives here too.
 #include "engine/context.h"
+#include <cstdlib>
+#include <string>
 #include "engine/cuda_runtime.h"
 #ifdef _OPENMP
 #include <omp.h>
@@ -12,7 +14,12 @@ Context& Context::get() {
   return ctx;
 }
 
-Context::Context() : cpu_alloc_(new CachingAllocator(Device::CPU)) {}
+Context::Context() : cpu_alloc_(new CachingAllocator(Device::CPU)) {
+  const char* prof = std::getenv("YOCO_PROFILE");
+  profiler_.set_enabled(prof && prof[0] == '1');
+  const char* conv = std::getenv("YOCO_CONV");
+  if (conv && std::string(conv) == "im2col") conv_algo = kernels::ConvAlgo::Im2col;
+}
 
 Context::~Context() {
   if (cuda_) {

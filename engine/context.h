@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <memory>
 #include "engine/allocator.h"
+#include "engine/profiler.h"
+#include "kernels/conv.h"
 
 namespace yoco {
 
@@ -21,13 +23,18 @@ class Context {
   void* cuda_stream();               // cudaStream_t of the compute stream
   void synchronize();                // waits for the device (no-op on CPU)
   bool allow_tf32 = false;           // TF32 for cuBLAS/cuDNN: off so CUDA matches the CPU oracle
+  // CPU convolutions: oneDNN (default, fastest) or im2col+GEMM (bitwise equal for any thread count);
+  // YOCO_CONV=im2col selects the latter.
+  kernels::ConvAlgo conv_algo = kernels::ConvAlgo::Dnnl;
   int num_threads() const;           // OpenMP threads used by CPU kernels
+  Profiler& profiler() { return profiler_; }  // per-kernel timing, on with YOCO_PROFILE=1
 
   ~Context();
 
  private:
   Context();
   bool grad_enabled_ = true;
+  Profiler profiler_;
   std::unique_ptr<CachingAllocator> cpu_alloc_;
   std::unique_ptr<CachingAllocator> cuda_alloc_;
   CudaState* cuda_ = nullptr;

@@ -1,7 +1,9 @@
 // Internal helpers for op implementations: argument checks and CPU/CUDA dispatch.
 #pragma once
 #include "engine/context.h"
+#include "engine/profiler.h"
 #include "engine/tensor.h"
+#include "kernels/elementwise.h"
 
 namespace yoco::detail {
 
@@ -17,6 +19,9 @@ inline void check_dim(const Tensor& t, int64_t d, const char* op, const char* ar
 }
 inline void* stream() { return Context::get().cuda_stream(); }
 
+// Broadcast plan of out = f(x, y) with neighbouring contiguous dims merged (engine/ops_elementwise.cpp).
+kernels::Broadcast make_broadcast(const Shape& out, const Shape& xs, const Shape& ys);
+
 }  // namespace yoco::detail
 
 // Calls kernels::cpu::NAME(args...) or kernels::cuda::NAME(args..., stream) by the device of `t`.
@@ -24,6 +29,7 @@ inline void* stream() { return Context::get().cuda_stream(); }
 #ifdef YOCO_WITH_CUDA
 #define YOCO_DISPATCH(t, NAME, ...)                                       \
   do {                                                                    \
+    ::yoco::KernelTimer yoco_timer_(#NAME);                               \
     if ((t).is_cuda())                                                    \
       ::yoco::kernels::cuda::NAME(__VA_ARGS__, ::yoco::detail::stream()); \
     else                                                                  \
@@ -32,6 +38,7 @@ inline void* stream() { return Context::get().cuda_stream(); }
 #else
 #define YOCO_DISPATCH(t, NAME, ...)                                                          \
   do {                                                                                       \
+    ::yoco::KernelTimer yoco_timer_(#NAME);                                                  \
     YOCO_CHECK(!(t).is_cuda(), #NAME ": this build has no CUDA backend, got ", (t).str()); \
     ::yoco::kernels::cpu::NAME(__VA_ARGS__);                                                 \
   } while (0)

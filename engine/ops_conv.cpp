@@ -19,7 +19,8 @@ kernels::ConvShape conv_shape(const Shape& xs, const Shape& ws, Conv2dArgs a, co
   YOCO_CHECK(ws[0] >= 1 && ws[2] >= 1 && ws[3] >= 1, op, ": empty weight ", shape_str(ws));
   YOCO_CHECK(xs[2] + 2 * a.pad >= ws[2] && xs[3] + 2 * a.pad >= ws[3], op, ": kernel ", shape_str(ws),
              " larger than padded input ", shape_str(xs), " (pad ", a.pad, ")");
-  kernels::ConvShape cs{xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3], 0, 0, a.stride, a.pad};
+  kernels::ConvShape cs{xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3], 0, 0, a.stride, a.pad,
+                        Context::get().conv_algo};
   cs.oh = kernels::conv_out_size(cs.h, cs.r, a.stride, a.pad);
   cs.ow = kernels::conv_out_size(cs.w, cs.s, a.stride, a.pad);
   return cs;

@@ -58,16 +58,48 @@ Tensor binary_raw(BinaryOp op, const Tensor& x, const Tensor& y, const char* nam
   }
   Shape os = broadcast_shape(x.shape(), y.shape(), name);
   YOCO_CHECK(os.size() <= static_cast<size_t>(kernels::kMaxDims), name, ": at most ", kernels::kMaxDims, " dims");
-  kernels::Broadcast bc;
-  bc.ndim = static_cast<int>(os.size());
-  for (size_t i = 0; i < os.size(); ++i) bc.shape[i] = os[i];
-  broadcast_strides(x.shape(), os, bc.stride_x);
-  broadcast_strides(y.shape(), os, bc.stride_y);
-  if (bc.ndim == 0) bc.ndim = 1, bc.shape[0] = 1;
+  kernels::Broadcast bc = detail::make_broadcast(os, x.shape(), y.shape());
   Tensor out = empty(os, DType::F32, x.device());
   YOCO_DISPATCH(x, binary, op, x.data<float>(), y.data<float>(), out.data<float>(), out.numel(), a, b, &bc);
   return out;
 }
+
+}  // namespace
+
+namespace detail {
+kernels::Broadcast make_broadcast(const Shape& out, const Shape& xs, const Shape& ys) {
+  YOCO_CHECK(out.size() <= static_cast<size_t>(kernels::kMaxDims), "broadcast: at most ", kernels::kMaxDims,
+             " dims, got ", shape_str(out));
+  int64_t sx[kernels::kMaxDims], sy[kernels::kMaxDims];
+  broadcast_strides(xs, out, sx);
+  broadcast_strides(ys, out, sy);
+  // Coalesce neighbouring dims that are contiguous (or broadcast) in both inputs, so the kernel's inner
+  // run covers whole planes: [N,C,H,W] with [N,C,1,1] becomes [N·C, H·W] with a scalar per row.
+  kernels::Broadcast bc;
+  for (size_t d = 0; d < out.size(); ++d) {
+    if (out[d] == 1) continue;  // size-1 dims carry no data
+    if (bc.ndim > 0) {
+      int k = bc.ndim - 1;
+      bool cx = sx[d] == 0 ? bc.stride_x[k] == 0 : bc.stride_x[k] == sx[d] * out[d];
+      bool cy = sy[d] == 0 ? bc.stride_y[k] == 0 : bc.stride_y[k] == sy[d] * out[d];
+      if (cx && cy) {
+        bc.shape[k] *= out[d];
+        bc.stride_x[k] = sx[d];
+        bc.stride_y[k] = sy[d];
+        continue;
+      }
+    }
+    bc.shape[bc.ndim] = out[d];
+    bc.stride_x[bc.ndim] = sx[d];
+    bc.stride_y[bc.ndim] = sy[d];
+    ++bc.ndim;
+  }
+  if (bc.ndim == 0) bc.ndim = 1, bc.shape[0] = 1, bc.stride_x[0] = 0, bc.stride_y[0] = 0;
+  return bc;
+}
+}  // namespace detail
+
+namespace {
 
 std::vector<Tensor> one(Tensor g) { return {std::move(g)}; }
 

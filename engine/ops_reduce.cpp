@@ -33,15 +33,28 @@ Tensor sum_raw(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim, 
   std::vector<int64_t> strides(nd);
   int64_t st = 1;
   for (int64_t d = nd - 1; d >= 0; --d) strides[d] = st, st *= a.shape()[d];
+  // Neighbouring dims of the same kind (both reduced or both kept) are merged: the input is contiguous,
+  // so [N,C,H,W] over {2,3} becomes one kept dim of N·C and one reduced run of H·W.
+  int last = -1;  // 0 kept, 1 reduced
   for (int64_t d = 0; d < nd; ++d) {
     int64_t s = a.shape()[d];
-    if (red[d]) {
-      p.red_shape[p.n_red] = s, p.red_stride[p.n_red++] = strides[d], p.n_reduce *= s;
-      if (keepdim) out_shape.push_back(1);
+    if (red[d] && keepdim) out_shape.push_back(1);
+    if (!red[d]) out_shape.push_back(s);
+    if (s == 1) continue;
+    int kind = red[d] ? 1 : 0;
+    if (kind == last) {
+      if (kind) {
+        p.red_shape[p.n_red - 1] *= s, p.red_stride[p.n_red - 1] = strides[d];
+      } else {
+        p.kept_shape[p.n_kept - 1] *= s, p.kept_stride[p.n_kept - 1] = strides[d];
+      }
+    } else if (kind) {
+      p.red_shape[p.n_red] = s, p.red_stride[p.n_red++] = strides[d];
     } else {
-      p.kept_shape[p.n_kept] = s, p.kept_stride[p.n_kept++] = strides[d], p.n_out *= s;
-      out_shape.push_back(s);
+      p.kept_shape[p.n_kept] = s, p.kept_stride[p.n_kept++] = strides[d];
     }
+    if (kind) p.n_reduce *= s; else p.n_out *= s;
+    last = kind;
   }
   Tensor out = empty(out_shape, DType::F32, a.device());
   if (p.n_out == 0) return out;
@@ -112,21 +125,13 @@ Tensor broadcast_to(const Tensor& a, const Shape& shape) {
   // Reuse the broadcasting Add kernel with a zero scalar: data movement only, exact.
   Tensor zero = zeros({1}, DType::F32, a.device());
   Tensor out = empty(shape, DType::F32, a.device());
-  kernels::Broadcast bc;
-  bc.ndim = static_cast<int>(shape.size());
-  YOCO_CHECK(bc.ndim <= kernels::kMaxDims && a.dim() <= bc.ndim, "broadcast_to: ", a.str(), " to ",
-             shape_str(shape));
-  int64_t st = 1;
-  for (int d = bc.ndim - 1; d >= 0; --d) {
-    bc.shape[d] = shape[d];
-    int64_t ad = d - (bc.ndim - a.dim());
-    int64_t s = ad >= 0 ? a.shape()[ad] : 1;
-    YOCO_CHECK(s == shape[d] || s == 1, "broadcast_to: ", a.str(), " does not broadcast to ", shape_str(shape));
-    bc.stride_x[d] = (ad >= 0 && s != 1) ? st : 0;
-    bc.stride_y[d] = 0;
-    if (ad >= 0) st *= s;
+  YOCO_CHECK(a.dim() <= static_cast<int64_t>(shape.size()), "broadcast_to: ", a.str(), " to ", shape_str(shape));
+  for (size_t d = 0; d < shape.size(); ++d) {
+    int64_t ad = static_cast<int64_t>(d) - (static_cast<int64_t>(shape.size()) - a.dim());
+    YOCO_CHECK(ad < 0 || a.shape()[ad] == shape[d] || a.shape()[ad] == 1, "broadcast_to: ", a.str(),
+               " does not broadcast to ", shape_str(shape));
   }
-  if (bc.ndim == 0) bc.ndim = 1, bc.shape[0] = 1;
+  kernels::Broadcast bc = detail::make_broadcast(shape, a.shape(), {1});
   if (out.numel() > 0)
     YOCO_DISPATCH(a, binary, kernels::BinaryOp::Add, a.data<float>(), zero.data<float>(), out.data<float>(),
                   out.numel(), 0.f, 0.f, &bc);

@@ -5,9 +5,14 @@
 
 namespace yoco::kernels {
 
+// CPU algorithm: oneDNN primitives (fast, deterministic for a fixed thread count) or our im2col + GEMM
+// (slower, bitwise identical for any thread count). Chosen per call by the engine's context.
+enum class ConvAlgo : int64_t { Dnnl = 0, Im2col = 1 };
+
 // Everything a launcher needs: input [n,c,h,w], weight [k,c,r,s], output [n,k,oh,ow].
 struct ConvShape {
   int64_t n, c, h, w, k, r, s, oh, ow, stride, pad;
+  ConvAlgo algo = ConvAlgo::Dnnl;
 };
 
 // PyTorch output size: floor((in + 2 pad - kernel) / stride) + 1.
@@ -16,12 +21,20 @@ YOCO_HD int64_t conv_out_size(int64_t in, int64_t kernel, int64_t stride, int64_
 }
 
 namespace cpu {
+// Dispatchers: oneDNN or im2col by cs.algo.
 // y = conv(x, w) + b; b may be null (no bias). Every element of y is written.
 void conv2d_forward(const ConvShape& cs, const float* x, const float* w, const float* b, float* y);
 // gx = transposed convolution of g with w. Every element of gx is written.
 void conv2d_backward_input(const ConvShape& cs, const float* g, const float* w, float* gx);
 // gw = sum over images of g ⋆ x. Bitwise identical for any thread count (fixed chunking and order).
 void conv2d_backward_weight(const ConvShape& cs, const float* x, const float* g, float* gw);
+// The two implementations behind them (kernels/conv_cpu.cpp, kernels/conv_dnnl_cpu.cpp).
+void conv2d_forward_im2col(const ConvShape& cs, const float* x, const float* w, const float* b, float* y);
+void conv2d_backward_input_im2col(const ConvShape& cs, const float* g, const float* w, float* gx);
+void conv2d_backward_weight_im2col(const ConvShape& cs, const float* x, const float* g, float* gw);
+void conv2d_forward_dnnl(const ConvShape& cs, const float* x, const float* w, const float* b, float* y);
+void conv2d_backward_input_dnnl(const ConvShape& cs, const float* g, const float* w, float* gx);
+void conv2d_backward_weight_dnnl(const ConvShape& cs, const float* x, const float* g, float* gw);
 }  // namespace cpu
 namespace cuda {
 void conv2d_forward(const ConvShape& cs, const float* x, const float* w, const float* b, float* y, void* stream);

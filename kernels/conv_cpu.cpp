@@ -101,7 +101,7 @@ void weight_grad_chunk(const ConvShape& cs, const float* x, const float* g, int6
 
 }  // namespace
 
-void conv2d_forward(const ConvShape& cs, const float* x, const float* w, const float* b, float* y) {
+void conv2d_forward_im2col(const ConvShape& cs, const float* x, const float* w, const float* b, float* y) {
   const int64_t p = cs.oh * cs.ow, crs = cs.c * cs.r * cs.s;
 #pragma omp parallel for schedule(static) if (cs.n > 1)
   for (int64_t n = 0; n < cs.n; ++n) {
@@ -120,7 +120,7 @@ void conv2d_forward(const ConvShape& cs, const float* x, const float* w, const f
   }
 }
 
-void conv2d_backward_input(const ConvShape& cs, const float* g, const float* w, float* gx) {
+void conv2d_backward_input_im2col(const ConvShape& cs, const float* g, const float* w, float* gx) {
   const int64_t p = cs.oh * cs.ow, crs = cs.c * cs.r * cs.s, img = cs.c * cs.h * cs.w;
 #pragma omp parallel for schedule(static) if (cs.n > 1)
   for (int64_t n = 0; n < cs.n; ++n) {
@@ -137,7 +137,7 @@ void conv2d_backward_input(const ConvShape& cs, const float* g, const float* w, 
   }
 }
 
-void conv2d_backward_weight(const ConvShape& cs, const float* x, const float* g, float* gw) {
+void conv2d_backward_weight_im2col(const ConvShape& cs, const float* x, const float* g, float* gw) {
   const int64_t wsize = cs.k * cs.c * cs.r * cs.s;
   const int64_t chunks = ceil_div(cs.n, kChunk);
   if (chunks == 0) std::fill(gw, gw + wsize, 0.f);
@@ -154,6 +154,21 @@ void conv2d_backward_weight(const ConvShape& cs, const float* x, const float* g,
         for (int64_t e = 0; e < wsize; ++e) gw[e] += part[e];
     }
   }
+}
+
+void conv2d_forward(const ConvShape& cs, const float* x, const float* w, const float* b, float* y) {
+  if (cs.algo == ConvAlgo::Im2col) return conv2d_forward_im2col(cs, x, w, b, y);
+  conv2d_forward_dnnl(cs, x, w, b, y);
+}
+
+void conv2d_backward_input(const ConvShape& cs, const float* g, const float* w, float* gx) {
+  if (cs.algo == ConvAlgo::Im2col) return conv2d_backward_input_im2col(cs, g, w, gx);
+  conv2d_backward_input_dnnl(cs, g, w, gx);
+}
+
+void conv2d_backward_weight(const ConvShape& cs, const float* x, const float* g, float* gw) {
+  if (cs.algo == ConvAlgo::Im2col) return conv2d_backward_weight_im2col(cs, x, g, gw);
+  conv2d_backward_weight_dnnl(cs, x, g, gw);
 }
 
 }  // namespace yoco::kernels::cpu

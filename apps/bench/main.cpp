@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
       if (("," + cases_arg + ",").find("," + c.name + ",") == std::string::npos) continue;
       auto step = c.matching ? match_step(c, n_real, n_syn, dev) : train_step(c, batch, dev);
       for (int64_t i = 0; i < warmup; ++i) step();
+      Context::get().profiler().reset();
       CachingAllocator& alloc = Context::get().allocator(dev);
       alloc.reset_peak();
       size_t base = alloc.stats().live_bytes;
@@ -108,6 +109,9 @@ int main(int argc, char** argv) {
                                      : cat("batch ", batch, ", ", c.channels, "x", c.size, "x", c.size);
       std::printf("%-9s %-34s %10.1f %10.1f %12.1f\n", c.name.c_str(), what.c_str(), median(ms),
                   *std::min_element(ms.begin(), ms.end()), peak);
+      if (Context::get().profiler().enabled())
+        std::printf("per-kernel time over %lld runs:\n%s", static_cast<long long>(reps),
+                    Context::get().profiler().report().c_str());
       std::fflush(stdout);
       out.push_back({{"case", c.name}, {"what", what}, {"median_ms", median(ms)},
                      {"min_ms", *std::min_element(ms.begin(), ms.end())}, {"peak_mib", peak}, {"device", device}});
