@@ -66,6 +66,36 @@ float evaluate_accuracy(ConvNet& net, const data::Dataset& test, int64_t batch) 
   return n ? static_cast<float>(correct) / static_cast<float>(n) : 0.f;
 }
 
+float train_batch(ConvNet& net, SGD& opt, const data::Dataset& train, const std::vector<int64_t>& idx,
+                  const data::Dsa* dsa, float cutmix_p, uint64_t seed, uint64_t draw_id, Tensor* logits_out,
+                  Tensor* labels_out) {
+  const Device dev = net.device();
+  const int64_t b = static_cast<int64_t>(idx.size());
+  Tensor x = index_select(train.images, 0, from_int_vector(idx, {b})).to(dev);
+  const int64_t* all = train.labels.data<int64_t>();
+  std::vector<int64_t> lab(idx.size());
+  for (size_t i = 0; i < idx.size(); ++i) lab[i] = all[idx[i]];
+  Tensor y = from_int_vector(lab, {b}, dev);
+  data::CutMixResult mix;
+  {
+    NoGradGuard no_grad;  // input augmentation needs no history
+    x = data::normalize(x, train.mean, train.std);
+    if (dsa) x = (*dsa)(x, seed, draw_id);
+    if (cutmix_p > 0.f) {
+      mix = data::cutmix(x, y, train.num_classes, cutmix_p, seed, draw_id);
+      x = mix.images;
+    }
+  }
+  Tensor logits = net.forward(x);
+  Tensor loss = mix.applied ? cross_entropy_soft(logits, mix.target) : cross_entropy(logits, y);
+  opt.zero_grad();
+  backward(loss);
+  opt.step();
+  if (logits_out) *logits_out = logits.detach();
+  if (labels_out) *labels_out = y;
+  return loss.item();
+}
+
 TrainResult train_model(ConvNet& net, const data::Dataset& train, const data::Dataset* test, const TrainConfig& cfg,
                         const BatchHook& hook) {
   YOCO_CHECK(train.size() > 0, "train_model: empty training set");
@@ -85,43 +115,19 @@ TrainResult train_model(ConvNet& net, const data::Dataset& train, const data::Da
   auto t0 = Clock::now();
   double last_print = -1e9;
   int64_t step = 0, seen = 0;
-  const Device dev = net.device();
   for (int64_t epoch = 0; epoch < cfg.epochs; ++epoch) {
     std::vector<int64_t> order = shuffled_indices(n, cfg.seed, kShuffleStream, static_cast<uint64_t>(epoch));
     double loss_sum = 0;
+    Tensor y_hook;
     for (int64_t it = 0; it < iters_per_epoch; ++it, ++step) {
       std::vector<int64_t> idx(order.begin() + it * cfg.batch, order.begin() + std::min(n, (it + 1) * cfg.batch));
-      Tensor idx_t = from_int_vector(idx, {static_cast<int64_t>(idx.size())});
-      Tensor x = index_select(train.images, 0, idx_t).to(dev);
-      Tensor y;
-      {
-        const int64_t* all = train.labels.data<int64_t>();
-        std::vector<int64_t> lab(idx.size());
-        for (size_t i = 0; i < idx.size(); ++i) lab[i] = all[idx[i]];
-        y = from_int_vector(lab, {static_cast<int64_t>(lab.size())}, dev);
-      }
-      Tensor loss, logits;
-      {
-        NoGradGuard no_grad;  // augmentation of training inputs needs no history
-        x = data::normalize(x, train.mean, train.std);
-        if (use_dsa) x = dsa(x, cfg.seed, static_cast<uint64_t>(step));
-      }
-      data::CutMixResult mix;
-      if (cfg.cutmix_p > 0.f) {
-        NoGradGuard no_grad;
-        mix = data::cutmix(x, y, train.num_classes, cfg.cutmix_p, cfg.seed, static_cast<uint64_t>(step));
-        x = mix.images;
-      }
-      logits = net.forward(x);
-      loss = mix.applied ? cross_entropy_soft(logits, mix.target) : cross_entropy(logits, y);
-      opt.zero_grad();
-      backward(loss);
-      opt.step();
+      Tensor logits;
+      float lv = train_batch(net, opt, train, idx, use_dsa ? &dsa : nullptr, cfg.cutmix_p, cfg.seed,
+                             static_cast<uint64_t>(step), hook ? &logits : nullptr, hook ? &y_hook : nullptr);
       if (cfg.lr_per_iteration) sched.step();
-      float lv = loss.item();
       loss_sum += lv;
       seen += static_cast<int64_t>(idx.size());
-      if (hook) hook(BatchView{idx, logits.detach(), y, epoch});
+      if (hook) hook(BatchView{idx, logits, y_hook, epoch});
     }
     if (!cfg.lr_per_iteration) sched.step();
     res.final_loss = static_cast<float>(loss_sum / static_cast<double>(iters_per_epoch));

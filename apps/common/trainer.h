@@ -4,7 +4,9 @@
 #include <functional>
 #include <string>
 #include <vector>
+#include "data/augment.h"
 #include "data/dataset.h"
+#include "engine/optim.h"
 #include "models/convnet.h"
 
 namespace yoco::app {
@@ -44,6 +46,13 @@ struct TrainResult {
   double seconds = 0, images_per_sec = 0;
   float final_loss = 0.f;
 };
+
+// One SGD step on the images `idx` of `train`: normalise, DSA (if given; per-sample draws keyed by
+// (seed, draw_id)), CutMix with probability cutmix_p, cross-entropy (soft when mixed), backward, step.
+// Returns the loss; optionally the detached logits and the (original) labels of the batch.
+float train_batch(ConvNet& net, SGD& opt, const data::Dataset& train, const std::vector<int64_t>& idx,
+                  const data::Dsa* dsa, float cutmix_p, uint64_t seed, uint64_t draw_id, Tensor* logits_out = nullptr,
+                  Tensor* labels_out = nullptr);
 
 // Trains `net` on `train` (images unnormalised [0,1]; normalised here with the dataset's mean/std) and
 // tests on `test` at the eval points when `test` is given.

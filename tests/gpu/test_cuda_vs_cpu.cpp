@@ -1,0 +1,320 @@
+// CUDA backend vs the CPU oracle: every op's forward, first and second derivatives on the same inputs,
+// bitwise determinism, RNG streams, SGD, and a flat device allocator in the steady state. Skipped (exit 77)
+// on machines without a CUDA device.
+#include <doctest/doctest.h>
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+#include "engine/autograd.h"
+#include "engine/context.h"
+#include "engine/ops.h"
+#include "engine/optim.h"
+#include "engine/per_sample.h"
+#include "engine/resample_extra.h"
+#include "tests/unit/test_util.h"
+
+using namespace yoco;
+using test::random_tensor;
+using test::rel_err;
+
+namespace {
+
+// CPU and CUDA differ only by summation order (cuBLAS/cuDNN/tree reductions vs OpenBLAS/double loops) and
+// by ~1 ulp in device libm (expf, logf, ...): norm-wise relative differences stay near 1e-6.
+constexpr double kTol = 1e-5;
+
+// True when a device is present; otherwise marks the suite skipped (once) so CTest reports "skipped".
+bool cuda_ready() {
+  static const bool ok = [] {
+    const bool a = Context::get().cuda_available();
+    if (!a) test::skip_suite("no CUDA device");
+    return a;
+  }();
+  return ok;
+}
+
+using Inputs = std::vector<Tensor>;
+// An op under test: builds its output from differentiable inputs on device d (fixed non-differentiable
+// arguments such as labels or grids are captured on the CPU and moved to d inside).
+using OpFn = std::function<Tensor(const Inputs&, Device)>;
+
+struct InputSpec {
+  Shape shape;
+  float lo = -1.f, hi = 1.f;
+};
+
+InputSpec in(Shape shape, float lo = -1.f, float hi = 1.f) { return InputSpec{std::move(shape), lo, hi}; }
+
+struct OpCase {
+  std::string name;
+  std::vector<InputSpec> inputs;
+  OpFn fn;
+};
+
+// Output, gradients of <y, w> and gradients of sum_i <g_i, v_i> (the second order), on one device.
+struct Orders {
+  Tensor y;
+  std::vector<Tensor> g1, g2;
+  bool second_order = false;
+};
+
+Orders run_orders(const OpCase& c, const Inputs& cpu_inputs, Device d, uint64_t stream) {
+  Inputs leaves;
+  for (const Tensor& x : cpu_inputs) {
+    Tensor l = x.to(d).detach().clone();
+    l.set_requires_grad(true);
+    leaves.push_back(l);
+  }
+  Orders o;
+  o.y = c.fn(leaves, d);
+  Tensor w = random_tensor(o.y.shape(), stream).to(d);
+  o.g1 = grad({sum(mul(o.y, w))}, leaves, {}, /*create_graph=*/true, /*allow_unused=*/true);
+  Tensor s2;
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    Tensor v = random_tensor(leaves[i].shape(), stream + 1 + i).to(d);
+    Tensor t = sum(mul(o.g1[i], v));
+    s2 = s2.defined() ? add(s2, t) : t;
+  }
+  // Ops linear in every input have constant gradients: there is no second-order graph to differentiate.
+  o.second_order = s2.requires_grad();
+  if (o.second_order) o.g2 = grad({s2}, leaves, {}, false, true);
+  return o;
+}
+
+void check_case(const OpCase& c, uint64_t stream) {
+  INFO("op: ", c.name);
+  Inputs in;
+  for (size_t i = 0; i < c.inputs.size(); ++i)
+    in.push_back(random_tensor(c.inputs[i].shape, stream + 10 * i, c.inputs[i].lo, c.inputs[i].hi));
+  const Orders a = run_orders(c, in, Device::CPU, stream + 500);
+  const Orders b = run_orders(c, in, Device::CUDA, stream + 500);
+  CHECK(b.y.is_cuda());
+  CHECK(rel_err(b.y, a.y) <= kTol);
+  REQUIRE(a.g1.size() == b.g1.size());
+  for (size_t i = 0; i < a.g1.size(); ++i) {
+    INFO("first order, input ", i);
+    CHECK(rel_err(b.g1[i], a.g1[i]) <= kTol);
+  }
+  REQUIRE(a.second_order == b.second_order);
+  for (size_t i = 0; i < a.g2.size(); ++i) {
+    INFO("second order, input ", i);
+    CHECK(rel_err(b.g2[i], a.g2[i]) <= kTol);
+  }
+}
+
+Tensor pos_index(const std::vector<int64_t>& v, Device d) {
+  return from_int_vector(v, {static_cast<int64_t>(v.size())}).to(d);
+}
+
+std::vector<OpCase> elementwise_cases() {
+  const InputSpec m = in({4, 5}), pos = in({4, 5}, 0.5f, 2.f), row = in({5}), col = in({4, 1}, 0.5f, 2.f);
+  return {
+      {"add broadcast", {m, row}, [](const Inputs& x, Device) { return add(x[0], x[1]); }},
+      {"sub broadcast", {m, col}, [](const Inputs& x, Device) { return sub(x[0], x[1]); }},
+      {"mul", {m, m}, [](const Inputs& x, Device) { return mul(x[0], x[1]); }},
+      {"mul broadcast", {in({3, 1, 5}), in({4, 1})}, [](const Inputs& x, Device) { return mul(x[0], x[1]); }},
+      {"div broadcast", {m, col}, [](const Inputs& x, Device) { return div(x[0], x[1]); }},
+      {"add_scalar", {m}, [](const Inputs& x, Device) { return add_scalar(x[0], 0.7f); }},
+      {"mul_scalar", {m}, [](const Inputs& x, Device) { return mul(mul_scalar(x[0], -1.3f), x[0]); }},
+      {"neg", {m}, [](const Inputs& x, Device) { return mul(neg(x[0]), x[0]); }},
+      {"exp", {m}, [](const Inputs& x, Device) { return exp(x[0]); }},
+      {"log", {pos}, [](const Inputs& x, Device) { return log(x[0]); }},
+      {"sqrt", {pos}, [](const Inputs& x, Device) { return sqrt(x[0]); }},
+      {"rsqrt", {pos}, [](const Inputs& x, Device) { return rsqrt(x[0]); }},
+      {"abs", {m}, [](const Inputs& x, Device) { return mul(abs(x[0]), x[0]); }},
+      {"sign", {m}, [](const Inputs& x, Device) { return mul(sign(x[0]), x[0]); }},
+      {"pow_scalar", {pos}, [](const Inputs& x, Device) { return pow_scalar(x[0], 2.5f); }},
+      {"clamp", {m}, [](const Inputs& x, Device) { return mul(clamp(x[0], -0.5f, 0.5f), x[0]); }},
+      {"relu", {m}, [](const Inputs& x, Device) { return mul(relu(x[0]), x[0]); }},
+  };
+}
+
+std::vector<OpCase> reduce_shape_cases() {
+  const InputSpec t3 = in({3, 4, 5});
+  return {
+      {"sum all", {t3}, [](const Inputs& x, Device) { return sum(mul(exp(x[0]), x[0])); }},
+      {"sum dims", {t3}, [](const Inputs& x, Device) { return sum(mul(x[0], x[0]), {0, 2}, true); }},
+      {"sum long", {in({3, 70000})}, [](const Inputs& x, Device) { return sum(mul(x[0], x[0]), {1}); }},
+      {"sum outer", {in({5000, 7})}, [](const Inputs& x, Device) { return sum(mul(x[0], x[0]), {0}); }},
+      {"sum rows kept", {in({40, 5000})}, [](const Inputs& x, Device) { return sum(mul(x[0], x[0]), {0}); }},
+      {"mean", {t3}, [](const Inputs& x, Device) { return mean(mul(exp(x[0]), x[0])); }},
+      {"mean dims", {t3}, [](const Inputs& x, Device) { return mean(exp(x[0]), {1}); }},
+      {"sum_to", {t3}, [](const Inputs& x, Device) { return sum_to(mul(x[0], x[0]), {4, 1}); }},
+      {"broadcast_to", {in({4, 1})}, [](const Inputs& x, Device) { return mul(broadcast_to(x[0], {3, 4, 5}), x[0]); }},
+      {"reshape/flatten", {t3}, [](const Inputs& x, Device) { return flatten(reshape(mul(x[0], x[0]), {3, 2, 10})); }},
+      {"slice", {t3}, [](const Inputs& x, Device) { return slice(mul(x[0], x[0]), 1, 1, 3); }},
+      {"concat", {t3, in({3, 2, 5})},
+       [](const Inputs& x, Device) { return concat({mul(x[0], x[0]), exp(x[1])}, 1); }},
+      {"index_select", {t3},
+       [](const Inputs& x, Device d) { return index_select(mul(x[0], x[0]), 1, pos_index({3, 0, 3, 1}, d)); }},
+      {"index_add", {t3},
+       [](const Inputs& x, Device d) { return index_add({3, 2, 5}, 1, pos_index({1, 0, 1, 1}, d), mul(x[0], x[0])); }},
+      {"transpose", {t3}, [](const Inputs& x, Device) { return transpose(mul(x[0], x[0]), 0, 2); }},
+      {"flip", {t3}, [](const Inputs& x, Device) { return flip(mul(x[0], x[0]), 1); }},
+  };
+}
+
+std::vector<OpCase> nn_cases() {
+  const InputSpec img = in({2, 3, 8, 8}), w3 = in({4, 3, 3, 3}), b4 = in({4});
+  return {
+      {"matmul", {in({5, 7}), in({7, 3})}, [](const Inputs& x, Device) { return matmul(x[0], x[1]); }},
+      {"matmul ta tb", {in({7, 5}), in({3, 7})},
+       [](const Inputs& x, Device) { return matmul(x[0], x[1], true, true); }},
+      {"linear", {in({6, 9}), in({4, 9}), in({4})},
+       [](const Inputs& x, Device) { return linear(mul(x[0], x[0]), x[1], x[2]); }},
+      {"conv2d pad1", {img, w3, b4},
+       [](const Inputs& x, Device) { return conv2d(mul(x[0], x[0]), x[1], x[2], {1, 1}); }},
+      {"conv2d stride2", {img, w3},
+       [](const Inputs& x, Device) { return conv2d(mul(x[0], x[0]), x[1], Tensor(), {2, 0}); }},
+      {"group_norm", {img, in({3}), in({3})},
+       [](const Inputs& x, Device) { return group_norm(mul(x[0], x[0]), 3, x[1], x[2]); }},
+      {"group_norm 1 group", {in({2, 4, 5, 5})},
+       [](const Inputs& x, Device) { return group_norm(exp(x[0]), 1, Tensor(), Tensor()); }},
+      {"batch_norm", {img, in({3}), in({3})},
+       [](const Inputs& x, Device) { return batch_norm(mul(x[0], x[0]), x[1], x[2], Tensor(), Tensor(), true); }},
+      {"avg_pool2x2", {img}, [](const Inputs& x, Device) { return avg_pool2x2(mul(x[0], x[0])); }},
+      {"global_avg_pool", {img}, [](const Inputs& x, Device) { return global_avg_pool(mul(x[0], x[0])); }},
+      {"log_softmax", {in({6, 10})}, [](const Inputs& x, Device) { return log_softmax(mul(x[0], x[0])); }},
+      {"softmax", {in({6, 10})}, [](const Inputs& x, Device) { return softmax(x[0]); }},
+      {"cross_entropy", {in({6, 10})},
+       [](const Inputs& x, Device d) {
+         return cross_entropy(mul(x[0], x[0]), pos_index({0, 9, 3, 3, 5, 1}, d));
+       }},
+      {"cross_entropy_soft", {in({6, 10}), in({6, 10})},
+       [](const Inputs& x, Device) { return cross_entropy_soft(x[0], softmax(x[1])); }},
+      {"resize_bilinear up", {in({2, 3, 5, 7})},
+       [](const Inputs& x, Device) { return resize_bilinear(mul(x[0], x[0]), 9, 12); }},
+      {"resize_bilinear down", {in({2, 3, 16, 12})},
+       [](const Inputs& x, Device) { return resize_bilinear(mul(x[0], x[0]), 7, 5); }},
+      {"grid_sample", {in({2, 3, 6, 6})},
+       [](const Inputs& x, Device d) {
+         const Tensor theta = from_vector({0.9f, 0.2f, 0.1f, -0.1f, 1.1f, 0.05f, 1.2f, 0.f, -0.2f, 0.3f, 0.8f, 0.1f},
+                                          {2, 2, 3}, d);
+         return grid_sample(mul(x[0], x[0]), affine_grid(theta, 5, 7));
+       }},
+  };
+}
+
+void check_all(const std::vector<OpCase>& cases, uint64_t stream) {
+  for (size_t i = 0; i < cases.size(); ++i) check_case(cases[i], stream + 1000 * i);
+}
+
+// A small conv net step with a second-order term (the shape of gradient matching); returns every result.
+std::vector<std::vector<float>> net_step(Device d) {
+  Tensor x = random_tensor({8, 3, 16, 16}, 7001).to(d);
+  Tensor w1 = random_tensor({16, 3, 3, 3}, 7002, -0.3f, 0.3f).to(d).detach().clone();
+  Tensor w2 = random_tensor({10, 16 * 8 * 8}, 7003, -0.05f, 0.05f).to(d).detach().clone();
+  w1.set_requires_grad(true);
+  w2.set_requires_grad(true);
+  x.set_requires_grad(true);
+  Tensor h = avg_pool2x2(relu(group_norm(conv2d(x, w1, Tensor(), {1, 1}), 16, Tensor(), Tensor())));
+  Tensor loss = cross_entropy(linear(flatten(h), w2, Tensor()), pos_index({0, 1, 2, 3, 4, 5, 6, 7}, d));
+  std::vector<Tensor> g = grad({loss}, {w1, w2}, {}, true);
+  Tensor match = add(sum(mul(g[0], g[0])), sum(mul(g[1], g[1])));
+  Tensor gx = grad({match}, {x})[0];
+  return {loss.to_vector(), g[0].to_vector(), g[1].to_vector(), gx.to_vector()};
+}
+
+}  // namespace
+
+TEST_CASE("elementwise ops: CUDA matches CPU to first and second order") {
+  if (!cuda_ready()) return;
+  check_all(elementwise_cases(), 100000);
+}
+
+TEST_CASE("reduction and shape ops: CUDA matches CPU to first and second order") {
+  if (!cuda_ready()) return;
+  check_all(reduce_shape_cases(), 200000);
+}
+
+TEST_CASE("network ops: CUDA matches CPU to first and second order") {
+  if (!cuda_ready()) return;
+  check_all(nn_cases(), 300000);
+}
+
+TEST_CASE("non-differentiable ops: per-sample statistics, nearest resize, batch-norm running stats") {
+  if (!cuda_ready()) return;
+  Tensor logits = random_tensor({33, 10}, 400001, -3.f, 3.f);
+  Tensor labels = from_int_vector({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5, 6,
+                                   7, 8, 9, 0, 1, 2},
+                                  {33});
+  PerSample a = per_sample_stats(logits, labels);
+  PerSample b = per_sample_stats(logits.to(Device::CUDA), labels.to(Device::CUDA));
+  CHECK(rel_err(b.el2n, a.el2n) <= kTol);
+  CHECK(rel_err(b.loss, a.loss) <= kTol);
+  CHECK(b.correct.to_vector() == a.correct.to_vector());  // argmax on identical inputs: exactly equal
+  CHECK(rel_err(b.margin, a.margin) <= kTol);
+  CHECK(rel_err(b.entropy, a.entropy) <= kTol);
+
+  Tensor img = random_tensor({2, 3, 7, 9}, 400002);
+  CHECK(resize_nearest(img.to(Device::CUDA), 13, 4).to_vector() == resize_nearest(img, 13, 4).to_vector());
+
+  Tensor x = random_tensor({4, 3, 5, 5}, 400003);
+  Tensor rm_c = zeros({3}), rv_c = ones({3});
+  Tensor rm_g = zeros({3}, DType::F32, Device::CUDA), rv_g = ones({3}, Device::CUDA);
+  batch_norm(x, Tensor(), Tensor(), rm_c, rv_c, true);
+  batch_norm(x.to(Device::CUDA), Tensor(), Tensor(), rm_g, rv_g, true);
+  CHECK(rel_err(rm_g, rm_c) <= kTol);
+  CHECK(rel_err(rv_g, rv_c) <= kTol);
+}
+
+TEST_CASE("RNG streams on CUDA equal the CPU's") {
+  if (!cuda_ready()) return;
+  const Shape shape{1000, 37};
+  // Uniform: integer Philox bits and one FMA on both sides: bitwise equal.
+  CHECK(rand_uniform(shape, 1234, 5, 77, -2.f, 3.f, Device::CUDA).to_vector() ==
+        rand_uniform(shape, 1234, 5, 77, -2.f, 3.f).to_vector());
+  // Normal: device logf/cosf are within 2 ulp of the host's, amplified a little by sqrt(-2 log u):
+  // an absolute-or-relative 1e-5 bound is ~100 ulp of headroom and still catches any wrong stream.
+  const std::vector<float> a = rand_normal(shape, 99, 3, 11, 0.5f, 2.f).to_vector();
+  const std::vector<float> b = rand_normal(shape, 99, 3, 11, 0.5f, 2.f, Device::CUDA).to_vector();
+  REQUIRE(a.size() == b.size());
+  size_t bad = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (!(std::fabs(a[i] - b[i]) <= 1e-5f * std::max(1.f, std::fabs(a[i])))) ++bad;
+  CHECK(bad == 0);
+}
+
+TEST_CASE("SGD with momentum and weight decay: CUDA matches CPU") {
+  if (!cuda_ready()) return;
+  Tensor p_c = random_tensor({300}, 500001).clone(), g = random_tensor({300}, 500002);
+  Tensor p_g = p_c.to(Device::CUDA).detach().clone();
+  p_c.set_requires_grad(true);
+  p_g.set_requires_grad(true);
+  SGD opt_c({p_c}, 0.1f, 0.9f, 5e-4f), opt_g({p_g}, 0.1f, 0.9f, 5e-4f);
+  for (int step = 0; step < 3; ++step) {
+    p_c.set_grad(g);
+    p_g.set_grad(g.to(Device::CUDA));
+    opt_c.step();
+    opt_g.step();
+  }
+  CHECK(rel_err(p_g, p_c) <= kTol);
+}
+
+TEST_CASE("CUDA results are bitwise reproducible") {
+  if (!cuda_ready()) return;
+  const auto first = net_step(Device::CUDA), second = net_step(Device::CUDA);
+  REQUIRE(first.size() == second.size());
+  for (size_t i = 0; i < first.size(); ++i) {
+    INFO("result ", i);
+    CHECK(first[i] == second[i]);
+  }
+  // And the whole step agrees with the CPU.
+  const auto cpu = net_step(Device::CPU);
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    INFO("vs CPU, result ", i);
+    CHECK(rel_err(first[i], cpu[i]) <= kTol);
+  }
+}
+
+TEST_CASE("CUDA allocator reaches a steady state") {
+  if (!cuda_ready()) return;
+  CachingAllocator& alloc = Context::get().allocator(Device::CUDA);
+  for (int i = 0; i < 2; ++i) net_step(Device::CUDA);  // warm-up fills the pool
+  const size_t before = alloc.stats().system_allocs;
+  for (int i = 0; i < 5; ++i) net_step(Device::CUDA);
+  CHECK(alloc.stats().system_allocs == before);
+}
