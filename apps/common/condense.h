@@ -1,0 +1,73 @@
+// IDC condensation (algorithms.md §3.1-§3.2): multi-formation stored images learned by matching the conv-weight
+// gradients of real and decoded synthetic batches under Siamese DSA, with a fresh ConvNet-3 per outer iteration.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+#include "apps/common/matching.h"
+#include "data/dataset.h"
+#include "data/set_file.h"
+#include "engine/optim.h"
+#include "models/convnet.h"
+
+namespace yoco::app {
+
+struct CondenseConfig {
+  int64_t ipc = 10, factor = 2;
+  int64_t niter = 2000;  // outer iterations (IDC: niter·100 / inner = 2000)
+  int64_t inner = 100;   // inner steps per outer iteration
+  MatchMetric metric = MatchMetric::L1;
+  float lr_img = 1e-4f;  // already scaled by tune_lr_img (see default_condense_config)
+  float mom_img = 0.5f;
+  int64_t batch_real = 64;
+  int64_t batch_syn_max = 128;  // decoded synthetic images per class step, at most (IDC sample())
+  int64_t n_data = 500;         // real images the network trains on after each inner step
+  int64_t batch_net = 64;
+  std::string dsa_match = "color_crop_cutout";  // Siamese DSA for matching (Fashion: IDC's aug_type)
+  std::string dsa_net = "color_crop";           // network training: DSA minus cutout, + CutMix
+  float cutmix_p = 0.5f;
+  uint64_t seed = 0;
+  Device device = Device::CPU;
+  int64_t checkpoint_every = 10;  // outer iterations; 0 = only at the end and on SIGINT/SIGTERM
+  std::string checkpoint_path;    // default: <out>.ckpt.npz
+  bool progress = true;
+  // Polled between class steps; set by the app's SIGINT/SIGTERM handler. The loop then saves the last
+  // complete outer iteration's state and returns.
+  const std::atomic<bool>* stop = nullptr;
+};
+
+// IDC's per-dataset defaults (misc/reproduce.py), lr_img tuned as lr·(ipc/10)·(size/base)², base 32
+// (28 for mnist, 224 for imagenet).
+CondenseConfig default_condense_config(const std::string& dataset, int64_t ipc, int64_t factor);
+nlohmann::json condense_config_json(const CondenseConfig& c);
+
+struct CondenseState {
+  std::vector<Tensor> stored;    // one leaf per class: [ipc, C, H, W] in [0,1]
+  std::vector<Tensor> momentum;  // image-SGD momentum buffer per class (undefined before the first step)
+  int64_t next_outer = 0;        // outer iterations completed
+  std::vector<double> loss_history;  // mean matching loss per completed outer iteration
+
+  // Index lists of the real data, built once per run (hoisted out of the per-class loop).
+  const std::vector<std::vector<int64_t>>& class_index(const data::Dataset& train);
+  const std::vector<int64_t>& all_index(const data::Dataset& train);
+
+ private:
+  std::vector<std::vector<int64_t>> by_class_;
+  std::vector<int64_t> all_;
+};
+
+CondenseState condense_init(const data::Dataset& train, const CondenseConfig& cfg);  // IDC init 'mix'
+// Runs outer iterations [state.next_outer, cfg.niter); checkpoints as configured. Returns false when stopped
+// by a signal (state then holds the last complete outer iteration, already checkpointed).
+bool condense_run(const data::Dataset& train, const CondenseConfig& cfg, CondenseState& state);
+// One inner step (every class once + the network update), exposed for tests and benchmarks. Returns the mean
+// matching loss over classes.
+float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg, CondenseState& state,
+                          ConvNet& net, SGD& net_opt, int64_t outer, int64_t inner);
+
+void save_checkpoint(const std::string& path, const CondenseConfig& cfg, const CondenseState& s);
+CondenseState load_checkpoint(const std::string& path, const CondenseConfig& cfg);
+data::CondensedSet state_to_set(const data::Dataset& train, const CondenseConfig& cfg, const CondenseState& s);
+
+}  // namespace yoco::app
