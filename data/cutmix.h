@@ -10,9 +10,9 @@ namespace yoco::data {
 struct CutMixResult {
   Tensor images;  // x with the partner's box pasted in (x itself when not applied)
   Tensor target;  // soft [N, num_classes]: lam * onehot(y) + (1 - lam) * onehot(y[perm]); rows sum to 1
-  float lam;      // kept-area ratio 1 - box_area / (H*W) (the loss weight IDC uses); 1 when not applied
-  bool applied;
-  std::array<int64_t, 4> box;  // [h0, w0, h1, w1): rows h0..h1-1, cols w0..w1-1 (all 0 when not applied)
+  float lam = 1.f;  // kept-area ratio 1 - box_area / (H*W) (the loss weight IDC uses); 1 when not applied
+  bool applied = false;
+  std::array<int64_t, 4> box{};  // [h0, w0, h1, w1): rows h0..h1-1, cols w0..w1-1 (all 0 when not applied)
   std::vector<int64_t> perm;   // partner of each sample (identity when not applied)
 };
 

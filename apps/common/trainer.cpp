@@ -128,6 +128,16 @@ TrainResult train_model(ConvNet& net, const data::Dataset& train, const data::Da
       loss_sum += lv;
       seen += static_cast<int64_t>(idx.size());
       if (hook) hook(BatchView{idx, logits, y_hook, epoch});
+      // Long epochs (whole datasets) also report inside the epoch, every ~10 s.
+      double el_it = since(t0);
+      if (cfg.progress && el_it - last_print > 10.0 && it + 1 < iters_per_epoch) {
+        last_print = el_it;
+        double done = static_cast<double>(epoch) + static_cast<double>(it + 1) / static_cast<double>(iters_per_epoch);
+        std::fprintf(stderr, "%sepoch %lld/%lld (batch %lld/%lld) loss %.4f %.0f img/s ETA %s\n", cfg.label.c_str(),
+                     static_cast<long long>(epoch + 1), static_cast<long long>(cfg.epochs), static_cast<long long>(it + 1),
+                     static_cast<long long>(iters_per_epoch), lv, static_cast<double>(seen) / el_it,
+                     format_duration(el_it / done * (static_cast<double>(cfg.epochs) - done)).c_str());
+      }
     }
     if (!cfg.lr_per_iteration) sched.step();
     res.final_loss = static_cast<float>(loss_sum / static_cast<double>(iters_per_epoch));

@@ -5,6 +5,7 @@
 #include "apps/common/cli.h"
 #include "apps/common/condense.h"
 #include "apps/common/evaluate.h"
+#include "apps/common/mix_set.h"
 #include "data/png_grid.h"
 #include "data/registry.h"
 #include "data/set_dataset.h"
@@ -24,7 +25,7 @@ int main(int argc, char** argv) {
           eval_epochs = 100;
   float lr_img = -1;
   uint64_t seed = 0;
-  bool resume = false;
+  bool resume = false, init_only = false;
   app.add_option("-d,--dataset", dataset, "dataset");
   app.add_option("--data-dir", data_dir, "dataset directory");
   app.add_option("--ipc", ipc, "stored images per class")->check(CLI::PositiveNumber);
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   app.add_option("--device", device, "cpu | cuda");
   app.add_option("--checkpoint-every", checkpoint_every, "outer iterations between checkpoints (0: only on exit)");
   app.add_flag("--resume", resume, "continue from <out>.ckpt.npz");
+  app.add_flag("--init-only", init_only, "write the 'mix' initialisation itself (the baseline condensation starts from)");
   app.add_option("--png", png, "also write a PNG grid of the stored and decoded images");
   app.add_option("--eval-every", eval_every, "quick evaluation every K outer iterations (0: off)");
   app.add_option("--eval-epochs", eval_epochs, "epochs of the quick evaluation");
@@ -58,6 +60,13 @@ int main(int argc, char** argv) {
     cfg.checkpoint_path = out + ".ckpt.npz";
     cfg.stop = &stop_requested;
     data::Dataset train = data::load_dataset(ds, data_dir, true);
+    if (init_only) {
+      data::CondensedSet mix = app::make_mix_set(train, ipc, factor);
+      data::save_set(out, mix);
+      if (!png.empty()) data::write_png_grid(png, mix.images, mix.labels, 0);
+      std::printf("'mix' initialisation written to %s\n", out.c_str());
+      return;
+    }
     app::CondenseState st;
     if (resume) {
       YOCO_CHECK(std::filesystem::exists(cfg.checkpoint_path), "--resume: no checkpoint at ", cfg.checkpoint_path);

@@ -103,6 +103,8 @@ int main(int argc, char** argv) {
   table->add_option("--stop-epoch", to.scoring.score.stop_epoch, "LBPE window [0, stop)")->check(CLI::PositiveNumber);
   table->add_option("--eval-epochs", to.eval.train.epochs, "evaluation epochs (protocol 1000)")->check(CLI::PositiveNumber);
   table->add_option("--repeat", to.eval.repeat, "evaluations per pruned set")->check(CLI::PositiveNumber);
+  table->add_option("--eval-points", to.eval.train.eval_points, "test checkpoints per evaluation (protocol 4)")
+      ->check(CLI::PositiveNumber);
   table->add_option("-o,--out-dir", out_dir, "results directory (resumable)");
   table->add_option("--device", device, "cpu | cuda");
 
@@ -166,6 +168,7 @@ int main(int argc, char** argv) {
       d.methods = {"yoco", "random_balance"};
       d.scoring.train.epochs = demo_score_epochs;
       d.eval.train.epochs = demo_epochs;
+      d.eval.train.eval_points = 1;  // one test pass at the end keeps the demo short
       d.out_dir = out_dir.empty() ? "prune_demo" : out_dir;
       d.input_path = path;
       std::printf("%s", app::run_prune_table(set, d).c_str());
