@@ -4,22 +4,61 @@
 
 namespace yoco::kernels::cpu {
 
+namespace {
+// Sums run in float over blocks of 256 elements (vectorised), blocks accumulate in double: the rounding error
+// stays at float level per block while the long sums keep double accuracy. Fixed order, so deterministic.
+constexpr int64_t kBlock = 256;
+
+inline double sum_f(const float* p, int64_t m) {
+  double acc = 0;
+  for (int64_t b = 0; b < m; b += kBlock) {
+    const int64_t e = b + kBlock < m ? b + kBlock : m;
+    float part = 0.f;
+#pragma omp simd reduction(+ : part)
+    for (int64_t i = b; i < e; ++i) part += p[i];
+    acc += part;
+  }
+  return acc;
+}
+
+inline double centered_sq_f(const float* p, int64_t m, float mu) {
+  double acc = 0;
+  for (int64_t b = 0; b < m; b += kBlock) {
+    const int64_t e = b + kBlock < m ? b + kBlock : m;
+    float part = 0.f;
+#pragma omp simd reduction(+ : part)
+    for (int64_t i = b; i < e; ++i) part += (p[i] - mu) * (p[i] - mu);
+    acc += part;
+  }
+  return acc;
+}
+
+// Σ g·scale and Σ g·scale·(x − mu)·rs over m elements.
+inline void dot2_f(const float* g, const float* x, int64_t m, float scale, float mu, float rs, double* sg, double* sgx) {
+  for (int64_t b = 0; b < m; b += kBlock) {
+    const int64_t e = b + kBlock < m ? b + kBlock : m;
+    float pg = 0.f, pgx = 0.f;
+#pragma omp simd reduction(+ : pg, pgx)
+    for (int64_t i = b; i < e; ++i) {
+      const float gi = g[i] * scale;
+      pg += gi;
+      pgx += gi * ((x[i] - mu) * rs);
+    }
+    *sg += pg;
+    *sgx += pgx;
+  }
+}
+}  // namespace
+
 void group_norm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd,
                         int64_t n, int64_t c, int64_t s, int64_t groups, float eps) {
   const int64_t cpg = c / groups, m = cpg * s;
 #pragma omp parallel for schedule(static) if (n * c * s > 32768)
   for (int64_t ng = 0; ng < n * groups; ++ng) {
     const float* xg = x + ng * m;
-    // Two passes in double: the mean first, then the centred second moment (no cancellation).
-    double acc = 0;
-    for (int64_t i = 0; i < m; ++i) acc += xg[i];
-    const double mu = acc / static_cast<double>(m);
-    double var = 0;
-    for (int64_t i = 0; i < m; ++i) {
-      double d = xg[i] - mu;
-      var += d * d;
-    }
-    var /= static_cast<double>(m);
+    // Two passes: the mean first, then the centred second moment (no cancellation).
+    const double mu = sum_f(xg, m) / static_cast<double>(m);
+    const double var = centered_sq_f(xg, m, static_cast<float>(mu)) / static_cast<double>(m);
     const float mu_f = static_cast<float>(mu);
     const float rs = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
     mean[ng] = mu_f;
@@ -28,6 +67,7 @@ void group_norm_forward(const float* x, const float* gamma, const float* beta, f
     float* yg = y + ng * m;
     for (int64_t k = 0; k < cpg; ++k) {
       const float ga = gamma ? gamma[c0 + k] : 1.f, be = beta ? beta[c0 + k] : 0.f;
+#pragma omp simd
       for (int64_t i = k * s; i < (k + 1) * s; ++i) yg[i] = group_norm_apply(xg[i], mu_f, rs, ga, be);
     }
   }
@@ -45,18 +85,13 @@ void group_norm_dx_all(const float* g, const float* x, const float* mean, const 
     const float mu = mean[ng], rs = rstd[ng];
     const int64_t c0 = (ng % groups) * cpg;
     double sa = 0, sb = 0;
-    for (int64_t k = 0; k < cpg; ++k) {
-      const float ga = gamma ? gamma[c0 + k] : 1.f;
-      for (int64_t i = k * s; i < (k + 1) * s; ++i) {
-        const float gxh = gg[i] * ga;
-        sa += gxh;
-        sb += static_cast<double>(gxh) * ((xg[i] - mu) * rs);
-      }
-    }
+    for (int64_t k = 0; k < cpg; ++k)
+      dot2_f(gg + k * s, xg + k * s, s, gamma ? gamma[c0 + k] : 1.f, mu, rs, &sa, &sb);
     const float a = static_cast<float>(sa / m), b = static_cast<float>(sb / m);
     float* dg = dx + ng * m;
     for (int64_t k = 0; k < cpg; ++k) {
       const float ga = gamma ? gamma[c0 + k] : 1.f;
+#pragma omp simd
       for (int64_t i = k * s; i < (k + 1) * s; ++i) dg[i] = group_norm_dx(gg[i] * ga, (xg[i] - mu) * rs, rs, a, b);
     }
   }
@@ -72,12 +107,7 @@ void group_norm_dparams(const float* g, const float* x, const float* mean, const
     for (int64_t i = 0; i < n; ++i) {
       const int64_t ng = i * groups + ch / cpg;
       const float mu = mean[ng], rs = rstd[ng];
-      const float* xs = x + (i * c + ch) * s;
-      const float* gs = g + (i * c + ch) * s;
-      for (int64_t j = 0; j < s; ++j) {
-        sg += static_cast<double>(gs[j]) * ((xs[j] - mu) * rs);
-        sb += gs[j];
-      }
+      dot2_f(g + (i * c + ch) * s, x + (i * c + ch) * s, s, 1.f, mu, rs, &sb, &sg);
     }
     if (dgamma) dgamma[ch] = static_cast<float>(sg);
     if (dbeta) dbeta[ch] = static_cast<float>(sb);
