@@ -30,21 +30,27 @@ Dataset decoded_dataset(const CondensedSet& set) {
   return d;
 }
 
+SetMeta meta_for(const Dataset& d, int64_t ipc, int64_t factor, const std::string& method, uint64_t seed) {
+  SetMeta m;
+  m.dataset = d.name;
+  m.num_classes = d.num_classes;
+  m.ipc = ipc;
+  m.factor = factor;
+  m.channels = d.channels;
+  m.height = d.height;
+  m.width = d.width;
+  m.mean = d.mean;
+  m.std = d.std;
+  m.method = method;
+  m.seed = seed;
+  return m;
+}
+
 CondensedSet dataset_to_set(const Dataset& d, int64_t ipc, const std::string& method, uint64_t seed) {
   CondensedSet s;
   s.images = d.images;
   s.labels = d.labels;
-  s.meta.dataset = d.name;
-  s.meta.num_classes = d.num_classes;
-  s.meta.ipc = ipc;
-  s.meta.factor = 1;
-  s.meta.channels = d.channels;
-  s.meta.height = d.height;
-  s.meta.width = d.width;
-  s.meta.mean = d.mean;
-  s.meta.std = d.std;
-  s.meta.method = method;
-  s.meta.seed = seed;
+  s.meta = meta_for(d, ipc, 1, method, seed);
   return s;
 }
 

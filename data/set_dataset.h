@@ -9,6 +9,9 @@ namespace yoco::data {
 // j % ipc (quadrant-major, as IDC's decode_zoom and YOCO's pruning index them). factor 1: the stored images.
 Dataset decoded_dataset(const CondensedSet& set);
 
+// Meta of a set of `ipc` (stored) images per class of dataset `d`'s kind.
+SetMeta meta_for(const Dataset& d, int64_t ipc, int64_t factor, const std::string& method, uint64_t seed);
+
 // Builds a CondensedSet (factor 1) from a dataset whose classes each hold `ipc` images, class-major.
 CondensedSet dataset_to_set(const Dataset& d, int64_t ipc, const std::string& method, uint64_t seed);
 

@@ -93,15 +93,7 @@ __global__ void grid_sample_adjoint_kernel(const float* g, const float* grid, fl
                                            int64_t ih, int64_t iw, int64_t oh, int64_t ow) {
   const int64_t p = global_index();
   if (p >= planes) return;
-  const float* gp = grid + (p / c) * oh * ow * 2;
-  const float* go = g + p * oh * ow;
-  float* dp = dx + p * ih * iw;
-  for (int64_t k = 0; k < ih * iw; ++k) dp[k] = 0.f;
-  for (int64_t k = 0; k < oh * ow; ++k) {
-    const GridTaps taps = grid_taps(gp[2 * k], gp[2 * k + 1], ih, iw);
-    for (int q = 0; q < 4; ++q)
-      if (taps.idx[q] >= 0) dp[taps.idx[q]] += taps.w[q] * go[k];
-  }
+  grid_sample_adjoint_plane(g, grid, dx, p, c, ih, iw, oh, ow);
 }
 }  // namespace
 

@@ -62,6 +62,20 @@ YOCO_HD GridTaps grid_taps(float gx, float gy, int64_t h, int64_t w) {
   return t;
 }
 
+// Adjoint of grid_sample for one (n, c) plane p: a serial scatter in a fixed order (deterministic, no atomics).
+YOCO_HD void grid_sample_adjoint_plane(const float* g, const float* grid, float* dx, int64_t p, int64_t c, int64_t ih,
+                                       int64_t iw, int64_t oh, int64_t ow) {
+  const float* gp = grid + (p / c) * oh * ow * 2;
+  const float* go = g + p * oh * ow;
+  float* dp = dx + p * ih * iw;
+  for (int64_t k = 0; k < ih * iw; ++k) dp[k] = 0.f;
+  for (int64_t k = 0; k < oh * ow; ++k) {
+    const GridTaps t = grid_taps(gp[2 * k], gp[2 * k + 1], ih, iw);
+    for (int q = 0; q < 4; ++q)
+      if (t.idx[q] >= 0) dp[t.idx[q]] += t.w[q] * go[k];
+  }
+}
+
 namespace cpu {
 void resize_bilinear(const float* x, float* y, int64_t planes, int64_t ih, int64_t iw, int64_t oh, int64_t ow);
 // dx = R^T g, gathered serially per plane (deterministic); dx is overwritten.

@@ -96,17 +96,7 @@ void grid_sample(const float* x, const float* grid, float* y, int64_t n, int64_t
 void grid_sample_adjoint(const float* g, const float* grid, float* dx, int64_t n, int64_t c, int64_t ih, int64_t iw,
                          int64_t oh, int64_t ow) {
 #pragma omp parallel for schedule(static) if (n * c * oh * ow > 32768)
-  for (int64_t p = 0; p < n * c; ++p) {
-    const float* gp = grid + (p / c) * oh * ow * 2;
-    const float* go = g + p * oh * ow;
-    float* dp = dx + p * ih * iw;
-    for (int64_t k = 0; k < ih * iw; ++k) dp[k] = 0.f;
-    for (int64_t k = 0; k < oh * ow; ++k) {
-      const GridTaps t = grid_taps(gp[2 * k], gp[2 * k + 1], ih, iw);
-      for (int q = 0; q < 4; ++q)
-        if (t.idx[q] >= 0) dp[t.idx[q]] += t.w[q] * go[k];
-    }
-  }
+  for (int64_t p = 0; p < n * c; ++p) grid_sample_adjoint_plane(g, grid, dx, p, c, ih, iw, oh, ow);
 }
 
 }  // namespace yoco::kernels::cpu

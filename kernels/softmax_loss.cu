@@ -19,13 +19,7 @@ __global__ void per_sample_stats_kernel(const float* logits, const int64_t* labe
                                         float* loss, float* correct, float* margin, float* entropy) {
   const int64_t r = global_index();
   if (r >= n) return;
-  PerSampleStats s;
-  per_sample_stats_row(logits + r * c, c, labels[r], &s);
-  if (el2n) el2n[r] = s.el2n;
-  if (loss) loss[r] = s.loss;
-  if (correct) correct[r] = s.correct;
-  if (margin) margin[r] = s.margin;
-  if (entropy) entropy[r] = s.entropy;
+  per_sample_stats_store(logits, labels, r, c, el2n, loss, correct, margin, entropy);
 }
 }  // namespace
 

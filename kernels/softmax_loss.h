@@ -51,6 +51,18 @@ YOCO_HD void per_sample_stats_row(const float* logits, int64_t c, int64_t label,
   out->entropy = ent;
 }
 
+// Row r of the fused kernel: computes the row's statistics and stores the requested ones (null = skip).
+YOCO_HD void per_sample_stats_store(const float* logits, const int64_t* labels, int64_t r, int64_t c, float* el2n,
+                                    float* loss, float* correct, float* margin, float* entropy) {
+  PerSampleStats s;
+  per_sample_stats_row(logits + r * c, c, labels[r], &s);
+  if (el2n) el2n[r] = s.el2n;
+  if (loss) loss[r] = s.loss;
+  if (correct) correct[r] = s.correct;
+  if (margin) margin[r] = s.margin;
+  if (entropy) entropy[r] = s.entropy;
+}
+
 namespace cpu {
 // out[r, k] = x[r, k] - logsumexp(x[r, :]) for an [n, c] row-major array.
 void log_softmax(const float* x, float* out, int64_t n, int64_t c);

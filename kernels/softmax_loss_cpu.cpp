@@ -17,13 +17,7 @@ void per_sample_stats(const float* logits, const int64_t* labels, int64_t n, int
                       float* correct, float* margin, float* entropy) {
 #pragma omp parallel for schedule(static) if (n * c > 32768)
   for (int64_t r = 0; r < n; ++r) {
-    PerSampleStats s;
-    per_sample_stats_row(logits + r * c, c, labels[r], &s);
-    if (el2n) el2n[r] = s.el2n;
-    if (loss) loss[r] = s.loss;
-    if (correct) correct[r] = s.correct;
-    if (margin) margin[r] = s.margin;
-    if (entropy) entropy[r] = s.entropy;
+    per_sample_stats_store(logits, labels, r, c, el2n, loss, correct, margin, entropy);
   }
 }
 

@@ -9,6 +9,7 @@
 #include "data/augment.h"
 #include "data/decode.h"
 #include "data/npz.h"
+#include "data/set_dataset.h"
 #include "engine/autograd.h"
 #include "engine/context.h"
 #include "engine/ops.h"
@@ -193,20 +194,9 @@ data::CondensedSet state_to_set(const data::Dataset& train, const CondenseConfig
   }
   out.images = concat(parts, 0);
   out.labels = from_int_vector(labels, {static_cast<int64_t>(labels.size())});
-  data::SetMeta& m = out.meta;
-  m.dataset = train.name;
-  m.num_classes = train.num_classes;
-  m.ipc = cfg.ipc;
-  m.factor = cfg.factor;
-  m.channels = train.channels;
-  m.height = train.height;
-  m.width = train.width;
-  m.mean = train.mean;
-  m.std = train.std;
-  m.method = "idc";
-  m.seed = cfg.seed;
-  m.config = condense_config_json(cfg);
-  m.config["outer_completed"] = s.next_outer;
+  out.meta = data::meta_for(train, cfg.ipc, cfg.factor, "idc", cfg.seed);
+  out.meta.config = condense_config_json(cfg);
+  out.meta.config["outer_completed"] = s.next_outer;
   return out;
 }
 
@@ -223,11 +213,7 @@ bool condense_run(const data::Dataset& train, const CondenseConfig& cfg, Condens
       snapshot.stored[c] = st.stored[c].detach().clone();
       if (st.momentum[c].defined()) snapshot.momentum[c] = st.momentum[c].clone();
     }
-    ConvNetConfig nc;
-    nc.channels = train.channels;
-    nc.image_size = train.height;
-    nc.num_classes = train.num_classes;
-    ConvNet net(nc, mix_seed(cfg.seed, kNetSeedStream, static_cast<uint64_t>(outer)), cfg.device);
+    ConvNet net(convnet_for(train), mix_seed(cfg.seed, kNetSeedStream, static_cast<uint64_t>(outer)), cfg.device);
     SGD net_opt(net.parameters(), 0.01f, 0.9f, 5e-4f);
     double loss = 0;
     for (int64_t inner = 0; inner < cfg.inner; ++inner) {

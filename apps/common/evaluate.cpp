@@ -34,10 +34,7 @@ EvalSummary evaluate_dataset(const data::Dataset& train, const data::Dataset& te
   EvalSummary s;
   std::vector<double> best, last;
   for (int64_t r = 0; r < opt.repeat; ++r) {
-    ConvNetConfig nc;
-    nc.channels = train.channels;
-    nc.image_size = train.height;
-    nc.num_classes = train.num_classes;
+    ConvNetConfig nc = convnet_for(train);
     nc.depth = opt.depth;
     nc.width = opt.width;
     nc.norm = opt.norm;

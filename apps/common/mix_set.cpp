@@ -1,6 +1,7 @@
 // 'mix' condensed set (see mix_set.h).
 #include "apps/common/mix_set.h"
 #include "data/decode.h"
+#include "data/set_dataset.h"
 #include "engine/context.h"
 #include "engine/ops.h"
 
@@ -20,16 +21,7 @@ data::CondensedSet make_mix_set(const data::Dataset& train, int64_t ipc, int64_t
   data::CondensedSet s;
   s.images = clamp(concat(stored, 0), 0.f, 1.f);
   s.labels = from_int_vector(labels, {static_cast<int64_t>(labels.size())});
-  s.meta.dataset = train.name;
-  s.meta.num_classes = train.num_classes;
-  s.meta.ipc = ipc;
-  s.meta.factor = factor;
-  s.meta.channels = train.channels;
-  s.meta.height = train.height;
-  s.meta.width = train.width;
-  s.meta.mean = train.mean;
-  s.meta.std = train.std;
-  s.meta.method = "mix";
+  s.meta = data::meta_for(train, ipc, factor, "mix", 0);
   s.meta.config = {{"init", "mix"}, {"note", "first ipc*f^2 real images per class, nearest-downsized into quadrants"}};
   return s;
 }

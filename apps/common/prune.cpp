@@ -27,11 +27,7 @@ std::string set_fingerprint(const data::CondensedSet& set) {
 ScoreTable run_scoring(const data::CondensedSet& set, const ScoringOptions& opt, nlohmann::json* meta_out) {
   data::Dataset d = data::decoded_dataset(set);
   const int64_t n = d.size();
-  ConvNetConfig nc;
-  nc.channels = d.channels;
-  nc.image_size = d.height;
-  nc.num_classes = d.num_classes;
-  ConvNet net(nc, opt.train.seed, opt.device);
+  ConvNet net(convnet_for(d), opt.train.seed, opt.device);
   DynamicsRecorder rec(n, opt.train.epochs, opt.score);
   TrainResult tr = train_model(net, d, nullptr, opt.train, [&](const BatchView& b) { rec.observe(b); });
 

@@ -66,6 +66,14 @@ float evaluate_accuracy(ConvNet& net, const data::Dataset& test, int64_t batch) 
   return n ? static_cast<float>(correct) / static_cast<float>(n) : 0.f;
 }
 
+ConvNetConfig convnet_for(const data::Dataset& d) {
+  ConvNetConfig nc;
+  nc.channels = d.channels;
+  nc.image_size = d.height;
+  nc.num_classes = d.num_classes;
+  return nc;
+}
+
 float train_batch(ConvNet& net, SGD& opt, const data::Dataset& train, const std::vector<int64_t>& idx,
                   const data::Dsa* dsa, float cutmix_p, uint64_t seed, uint64_t draw_id, Tensor* logits_out,
                   Tensor* labels_out) {

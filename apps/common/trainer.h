@@ -47,6 +47,9 @@ struct TrainResult {
   float final_loss = 0.f;
 };
 
+// ConvNet-3 (width 128, instance norm) sized for the dataset's images and classes.
+ConvNetConfig convnet_for(const data::Dataset& d);
+
 // One SGD step on the images `idx` of `train`: normalise, DSA (if given; per-sample draws keyed by
 // (seed, draw_id)), CutMix with probability cutmix_p, cross-entropy (soft when mixed), backward, step.
 // Returns the loss; optionally the detached logits and the (original) labels of the batch.
