@@ -19,11 +19,15 @@ Dataset decoded_dataset(const CondensedSet& set) {
   NoGradGuard no_grad;
   std::vector<Tensor> parts;
   std::vector<int64_t> labels;
-  const int64_t per = m.ipc * m.factor * m.factor;
+  // Stored images per class: `ipc` each, or class_counts for imbalanced (pruned) sets.
+  int64_t start = 0;
   for (int64_t c = 0; c < m.num_classes; ++c) {
-    Tensor stored = slice(set.images, 0, c * m.ipc, (c + 1) * m.ipc);
+    const int64_t count = m.class_counts.empty() ? m.ipc : m.class_counts[c];
+    Tensor stored = slice(set.images, 0, start, start + count);
+    start += count;
+    if (count == 0) continue;
     parts.push_back(m.factor > 1 ? decode(stored, m.factor) : stored);
-    labels.insert(labels.end(), per, c);
+    labels.insert(labels.end(), count * m.factor * m.factor, c);
   }
   d.images = concat(parts, 0);
   d.labels = from_int_vector(labels, {static_cast<int64_t>(labels.size())});

@@ -5,7 +5,7 @@
 
 namespace yoco::data {
 
-// Class c of the result holds ipc·f² sub-images; sub-image j of a class is quadrant j / ipc of stored image
+// Class c of the result holds ipc·f² sub-images (class_counts[c]·f² for imbalanced sets); sub-image j of a class is quadrant j / ipc of stored image
 // j % ipc (quadrant-major, as IDC's decode_zoom and YOCO's pruning index them). factor 1: the stored images.
 Dataset decoded_dataset(const CondensedSet& set);
 

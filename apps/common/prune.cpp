@@ -139,14 +139,16 @@ data::CondensedSet make_pruned_set(const data::CondensedSet& set, const std::vec
   out.images = index_select(d.images, 0, from_int_vector(indices, {static_cast<int64_t>(indices.size())}));
   out.labels = from_int_vector(labels, {static_cast<int64_t>(labels.size())});
   out.meta = set.meta;
-  out.meta.ipc = ipc_target;
+  // The file holds decoded sub-images (factor 1): ipc counts the images per class actually stored
+  // (t·f² for target IPC t); the YOCO target itself is config.selection.ipc_target.
+  out.meta.ipc = ipc_target * set.meta.factor * set.meta.factor;
   out.meta.factor = 1;
   out.meta.method = spec.name();
   out.meta.seed = seed;
   out.meta.source = source_path;
   std::vector<int64_t> counts(static_cast<size_t>(d.num_classes), 0);
   for (int64_t l : labels) ++counts[l];
-  out.meta.class_counts = counts;
+  if (!spec.balanced) out.meta.class_counts = counts;
   out.meta.config = {{"pruned_from", {{"path", source_path}, {"fingerprint", set_fingerprint(set)},
                                       {"method", set.meta.method}, {"ipc", set.meta.ipc}, {"factor", set.meta.factor}}},
                      {"selection", {{"method", spec.name()}, {"metric", spec.metric}, {"easy", spec.easy},

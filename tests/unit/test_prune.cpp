@@ -4,7 +4,9 @@
 #include <cmath>
 #include <set>
 #include "apps/common/scores.h"
+#include "apps/common/prune.h"
 #include "apps/common/select.h"
+#include "data/set_dataset.h"
 #include "data/decode.h"
 #include "engine/ops.h"
 
@@ -115,4 +117,38 @@ TEST_CASE("decoded order: sub-image j of a class is quadrant j / ipc of stored i
   CHECK(data::decoded_source(0, 10) == std::pair<int64_t, int64_t>{0, 0});
   CHECK(data::decoded_source(13, 10) == std::pair<int64_t, int64_t>{3, 1});
   CHECK(data::decoded_source(39, 10) == std::pair<int64_t, int64_t>{9, 3});
+}
+
+TEST_CASE("a pruned set decodes to t·f² images per class with the right labels (balanced and imbalanced)") {
+  data::CondensedSet set;
+  const int64_t classes = 2, ipc = 2, f = 2;
+  set.images = rand_uniform({classes * ipc, 1, 8, 8}, 5, 0, 0, 0.f, 1.f);
+  set.labels = from_int_vector({0, 0, 1, 1}, {4});
+  set.meta.dataset = "fashion-mnist", set.meta.num_classes = classes, set.meta.ipc = ipc, set.meta.factor = f;
+  set.meta.channels = 1, set.meta.height = 8, set.meta.width = 8, set.meta.mean = {0.5f}, set.meta.std = {0.5f};
+  set.meta.method = "test";
+  ScoreTable t;
+  t.num_classes = classes, t.ipc_from = ipc, t.factor = f, t.dataset = "fashion-mnist";
+  t.labels = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1};
+  t.difficulty["yoco"] = {8, 7, 6, 5, 4, 3, 2, 1, 9, 9, 9, 9, 0, 9, 9, 9};
+  data::Dataset decoded = data::decoded_dataset(set);
+  REQUIRE(decoded.size() == 16);
+
+  SelectSpec spec = parse_method("yoco");
+  std::vector<int64_t> idx = select_indices(t, spec, 1, 0);
+  data::CondensedSet pruned = make_pruned_set(set, idx, spec, 1, 0, "test.npz");
+  data::check_set(pruned, "pruned");
+  data::Dataset d = data::decoded_dataset(pruned);
+  CHECK(d.size() == 8);  // 1 · 2² per class
+  CHECK(d.labels.to_int_vector() == std::vector<int64_t>{0, 0, 0, 0, 1, 1, 1, 1});
+  // The kept images are exactly the selected decoded sub-images, in class-major order.
+  CHECK(slice(d.images, 0, 4, 5).to_vector() == slice(decoded.images, 0, 8, 9).to_vector());   // class 1 keeps 8.. (ties)
+  CHECK(slice(d.images, 0, 0, 1).to_vector() == slice(decoded.images, 0, 4, 5).to_vector());   // class 0 lowest: 4..7
+
+  SelectSpec imb = parse_method("yoco_imbalance");
+  std::vector<int64_t> idx2 = select_indices(t, imb, 1, 0);  // 8 lowest overall: 7 of class 0, one (index 12) of class 1
+  data::CondensedSet p2 = make_pruned_set(set, idx2, imb, 1, 0, "test.npz");
+  data::check_set(p2, "pruned imbalanced");
+  CHECK(p2.meta.class_counts == std::vector<int64_t>{7, 1});
+  CHECK(data::decoded_dataset(p2).labels.to_int_vector() == std::vector<int64_t>{0, 0, 0, 0, 0, 0, 0, 1});
 }
