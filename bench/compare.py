@@ -73,6 +73,43 @@ def match_case(channels, size, n_real, n_syn, dev):
     return step
 
 
+def decode(stored, f=2):
+    """IDC decode_zoom (single): f*f crops, quadrant-major, bilinear back to full size."""
+    n, c, h, w = stored.shape
+    s = h // f
+    crops = [stored[:, :, i * s:(i + 1) * s, j * s:(j + 1) * s] for i in range(f) for j in range(f)]
+    return F.interpolate(torch.cat(crops), size=(h, w), mode="bilinear", align_corners=False)
+
+
+def inner_case(dev):
+    net = convnet(1, 28).to(dev)
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    stored = [torch.rand(10, 1, 28, 28, device=dev).requires_grad_(True) for _ in range(10)]
+    img_opts = [torch.optim.SGD([s], lr=1e-4, momentum=0.5) for s in stored]
+    xr = torch.rand(64, 1, 28, 28, device=dev) * 2 - 1
+    y_net = torch.arange(64, device=dev) % 10
+    ws = [p for p in net.parameters() if p.dim() == 4]
+
+    def step():
+        for k in range(10):
+            yr = torch.full((64,), k, device=dev)
+            ys = torch.full((40,), k, device=dev)
+            gr = torch.autograd.grad(F.cross_entropy(net(xr), yr), ws)
+            xs = (decode(stored[k]) - 0.2861) / 0.3530
+            gs = torch.autograd.grad(F.cross_entropy(net(xs), ys), ws, create_graph=True)
+            d = sum((a.detach() - b).abs().sum() for a, b in zip(gr, gs))
+            img_opts[k].zero_grad(set_to_none=True)
+            d.backward(inputs=[stored[k]])
+            img_opts[k].step()
+        for _ in range(8):
+            loss = F.cross_entropy(net(xr), y_net)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        stored[0].sum().item()
+    return step
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bench", default="build/apps/bench/bench")
@@ -87,7 +124,8 @@ def main():
     a = ap.parse_args()
     if a.device == "cpu":
         torch.set_num_threads(a.threads)
-    cases = {"train28": (1, 28, False), "train32": (3, 32, False), "match28": (1, 28, True), "match32": (3, 32, True)}
+    cases = {"train28": (1, 28, False), "train32": (3, 32, False), "match28": (1, 28, True), "match32": (3, 32, True),
+             "inner28": (1, 28, None)}
 
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     eng_json = "/tmp/yoco_bench_%d.json" % os.getpid()
@@ -100,7 +138,12 @@ def main():
 
     rows = []
     for name, (c, s, matching) in cases.items():
-        fn = match_case(c, s, a.real, a.syn, a.device) if matching else train_case(c, s, a.batch, a.device)
+        if matching is None:
+            fn = inner_case(a.device)
+        elif matching:
+            fn = match_case(c, s, a.real, a.syn, a.device)
+        else:
+            fn = train_case(c, s, a.batch, a.device)
         t_med, t_min = time_it(fn, a.reps, a.warmup, a.device)
         e = engine[name]
         rows.append({"case": name, "what": e["what"], "engine_ms": e["median_ms"], "torch_ms": t_med,

@@ -1,6 +1,7 @@
 // Condensed-set file (.npz: images f32 NxCxHxW in [0,1], labels i64 class-major, meta = UTF-8 JSON) and the
 // generic arrays+meta container used for pruning score files.
 #pragma once
+#include "engine/version.h"
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -11,7 +12,6 @@
 
 namespace yoco::data {
 
-inline constexpr const char* kEngineVersion = "yoco-0.1.0";
 inline constexpr int kSetFormatVersion = 1;
 
 struct SetMeta {
@@ -23,7 +23,7 @@ struct SetMeta {
   std::string method;       // e.g. "idc", "random", "yoco-el2n-easy"
   uint64_t seed = 0;
   nlohmann::json config = nlohmann::json::object();
-  std::string engine_version = kEngineVersion;
+  std::string engine_version = yoco::engine_version();
   std::string source;  // optional provenance, e.g. the set a pruned set came from
   // Images per class when classes differ (imbalanced pruning rules); empty = exactly `ipc` in every class.
   std::vector<int64_t> class_counts;

@@ -45,6 +45,13 @@ Tensor strided(const Tensor& a, const Shape& out_shape, const std::vector<int64_
   return out;
 }
 
+// Validated on the host (a small copy for CUDA indices): an out-of-range index must never reach a kernel.
+void check_indices(const Tensor& index, int64_t n, const char* op, const Shape& shape) {
+  std::vector<int64_t> iv = index.to_int_vector();
+  for (int64_t v : iv)
+    YOCO_CHECK(v >= 0 && v < n, op, ": index ", v, " out of range [0, ", n, ") for shape ", shape_str(shape));
+}
+
 std::vector<int64_t> contiguous_strides(const Shape& s) {
   std::vector<int64_t> st(s.size());
   int64_t v = 1;
@@ -151,11 +158,7 @@ Tensor index_select(const Tensor& a, int64_t dim_in, const Tensor& index) {
   detail::check_same_device(a, index, "index_select");
   int64_t dim = norm_dim(dim_in, a.dim(), "index_select", a);
   int64_t k = index.numel(), n = a.shape()[dim];
-  if (!a.is_cuda()) {
-    const int64_t* ip = index.data<int64_t>();
-    for (int64_t i = 0; i < k; ++i)
-      YOCO_CHECK(ip[i] >= 0 && ip[i] < n, "index_select: index ", ip[i], " out of range [0, ", n, ") for ", a.str());
-  }
+  check_indices(index, n, "index_select", a.shape());
   Shape os = a.shape();
   os[dim] = k;
   Tensor out = empty(os, DType::F32, a.device());
@@ -176,6 +179,7 @@ Tensor index_add(const Shape& shape, int64_t dim, const Tensor& index, const Ten
   YOCO_CHECK(dim >= 0 && dim < static_cast<int64_t>(shape.size()), "index_add: dim ", dim, " for ", shape_str(shape));
   expect[dim] = index.numel();
   YOCO_CHECK(g.shape() == expect, "index_add: source ", g.str(), " expected ", shape_str(expect));
+  check_indices(index, shape[dim], "index_add", shape);
   Tensor out = zeros(shape, DType::F32, g.device());
   int64_t outer, inner;
   split3(shape, dim, &outer, &inner);

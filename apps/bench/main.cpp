@@ -5,6 +5,8 @@
 #include <cstdio>
 #include "apps/common/cli.h"
 #include "apps/common/matching.h"
+#include "data/augment.h"
+#include "data/decode.h"
 #include "engine/autograd.h"
 #include "engine/context.h"
 #include "engine/ops.h"
@@ -69,11 +71,53 @@ std::function<void()> match_step(const Case& c, int64_t n_real, int64_t n_syn, D
   };
 }
 
+// One IDC inner step without augmentation (both engines do exactly this): for each of 10 classes, decode 10
+// stored images (factor 2) into 40, match l1 conv-weight gradients against 64 real images, step the stored
+// images (SGD, momentum 0.5); then 8 network SGD steps on batches of 64 real images.
+std::function<void()> inner_step(const Case& c, Device dev) {
+  auto net = std::make_shared<ConvNet>(net_config(c), 1, dev);
+  auto opt = std::make_shared<SGD>(net->parameters(), 0.01f, 0.9f, 5e-4f);
+  auto stored = std::make_shared<std::vector<Tensor>>();
+  auto momentum = std::make_shared<std::vector<Tensor>>(10);
+  for (int k = 0; k < 10; ++k) {
+    Tensor s = rand_uniform({10, c.channels, c.size, c.size}, 5, k, 0, 0.f, 1.f, dev);
+    s.set_requires_grad(true);
+    stored->push_back(s);
+  }
+  Tensor xr = rand_uniform({64, c.channels, c.size, c.size}, 6, 0, 0, -1.f, 1.f, dev);
+  std::vector<int64_t> lab(64);
+  for (int64_t i = 0; i < 64; ++i) lab[i] = i % 10;
+  Tensor y_net = from_int_vector(lab, {64}, dev);
+  return [net, opt, stored, momentum, xr, y_net, dev] {
+    std::vector<Tensor> w = net->conv_weights();
+    for (int k = 0; k < 10; ++k) {
+      Tensor yr = from_int_vector(std::vector<int64_t>(64, k), {64}, dev);
+      Tensor ys = from_int_vector(std::vector<int64_t>(40, k), {40}, dev);
+      std::vector<Tensor> gr = grad({cross_entropy(net->forward(xr), yr)}, w);
+      Tensor xs = data::normalize(data::decode((*stored)[k], 2), {0.2861f}, {0.3530f});
+      std::vector<Tensor> gs = grad({cross_entropy(net->forward(xs), ys)}, w, {}, true);
+      Tensor g = grad({app::match_distance(gr, gs, app::MatchMetric::L1)}, {(*stored)[k]})[0];
+      NoGradGuard no_grad;
+      Tensor& m = (*momentum)[k];
+      m = m.defined() ? add(mul_scalar(m, 0.5f), g) : g.clone();
+      Tensor next = sub((*stored)[k].detach(), mul_scalar(m, 1e-4f));
+      copy_((*stored)[k], next);
+    }
+    for (int s = 0; s < 8; ++s) {
+      Tensor loss = cross_entropy(net->forward(xr), y_net);
+      opt->zero_grad();
+      backward(loss);
+      opt->step();
+    }
+    sum((*stored)[0].detach()).item();
+  };
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Engine benchmarks: ConvNet-3 train step and IDC gradient-matching step"};
-  std::string device = "cpu", json_out, cases_arg = "train28,train32,match28,match32";
+  std::string device = "cpu", json_out, cases_arg = "train28,train32,match28,match32,inner28";
   int64_t reps = 10, warmup = 3, batch = 256, n_real = 64, n_syn = 40;
   app.add_option("--device", device, "cpu | cuda");
   app.add_option("--reps", reps, "timed runs (median reported)")->check(CLI::PositiveNumber);
@@ -81,17 +125,19 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch, "train-step batch")->check(CLI::PositiveNumber);
   app.add_option("--real", n_real, "matching step: real images")->check(CLI::PositiveNumber);
   app.add_option("--syn", n_syn, "matching step: synthetic images")->check(CLI::PositiveNumber);
-  app.add_option("--cases", cases_arg, "comma list of train28, train32, match28, match32");
+  app.add_option("--cases", cases_arg, "comma list of train28, train32, match28, match32, inner28");
   app.add_option("--json", json_out, "write results as JSON");
   return app::run_cli("bench", app, argc, argv, [&] {
     Device dev = app::parse_device(device);
     std::vector<Case> all = {{"train28", 1, 28, false}, {"train32", 3, 32, false}, {"match28", 1, 28, true},
-                             {"match32", 3, 32, true}};
+                             {"match32", 3, 32, true},   {"inner28", 1, 28, true}};
     nlohmann::json out = nlohmann::json::array();
     std::printf("%-9s %-34s %10s %10s %12s\n", "case", "what", "median ms", "min ms", "peak MiB");
     for (const Case& c : all) {
       if (("," + cases_arg + ",").find("," + c.name + ",") == std::string::npos) continue;
-      auto step = c.matching ? match_step(c, n_real, n_syn, dev) : train_step(c, batch, dev);
+      auto step = c.name == "inner28" ? inner_step(c, dev)
+                  : c.matching        ? match_step(c, n_real, n_syn, dev)
+                                      : train_step(c, batch, dev);
       for (int64_t i = 0; i < warmup; ++i) step();
       Context::get().profiler().reset();
       CachingAllocator& alloc = Context::get().allocator(dev);
@@ -105,7 +151,8 @@ int main(int argc, char** argv) {
         ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       }
       double peak = static_cast<double>(alloc.stats().peak_bytes - base) / (1 << 20);
-      std::string what = c.matching ? cat(n_real, " real + ", n_syn, " syn, ", c.channels, "x", c.size, "x", c.size)
+      std::string what = c.name == "inner28" ? std::string("IDC inner step, 10 classes, no aug")
+                       : c.matching ? cat(n_real, " real + ", n_syn, " syn, ", c.channels, "x", c.size, "x", c.size)
                                      : cat("batch ", batch, ", ", c.channels, "x", c.size, "x", c.size);
       std::printf("%-9s %-34s %10.1f %10.1f %12.1f\n", c.name.c_str(), what.c_str(), median(ms),
                   *std::min_element(ms.begin(), ms.end()), peak);
