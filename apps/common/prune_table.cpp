@@ -54,6 +54,13 @@ std::string render_markdown(const data::CondensedSet& set, const TableOptions& o
     }
     md << "\n";
   }
+  size_t runs = 0;
+  for (const auto& [m, by_t] : cells)
+    for (const auto& [t, c] : by_t) runs = std::max(runs, c.runs.size());
+  md << "\nTest accuracy (%), mean ± std over up to " << runs << " run(s) per cell (scoring seeds × --repeat); "
+     << "scoring run " << opt.scoring.train.epochs << " epochs (LBPE window " << opt.scoring.score.stop_epoch
+     << ", top-" << opt.scoring.score.top_k << "), evaluation " << opt.eval.train.epochs << " epochs, best of "
+     << opt.eval.train.eval_points << " test point(s). Bold: best in the row.\n";
   return md.str();
 }
 
@@ -75,7 +82,7 @@ std::string run_prune_table(const data::CondensedSet& set, const TableOptions& o
   const int64_t total = opt.seeds * static_cast<int64_t>(opt.targets.size() * methods.size());
   int64_t finished = 0;
 
-  for (int64_t s = 0; s < opt.seeds; ++s) {
+  for (int64_t s = 0; s < opt.seeds && !opt.report_only; ++s) {
     uint64_t seed = opt.scoring.train.seed + static_cast<uint64_t>(s);
     std::string scores_path = (fs::path(opt.out_dir) / ("scores_seed" + std::to_string(seed) + ".npz")).string();
     ScoreTable table;
@@ -128,8 +135,9 @@ std::string run_prune_table(const data::CondensedSet& set, const TableOptions& o
     }
   std::string md = render_markdown(set, opt, cells, methods);
   double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  bool complete = static_cast<int64_t>(done.size()) >= total;
   write_json_atomic(progress_path, {{"cells", done},
-                                    {"complete", true},
+                                    {"complete", complete},
                                     {"summary", summary},
                                     {"set", data::meta_to_json(set.meta)},
                                     {"seconds", el},

@@ -16,6 +16,7 @@ struct TableOptions {
   EvalOptions eval;
   std::string out_dir = "prune_table";
   std::string input_path;
+  bool report_only = false;  // render the table from the cells finished so far, compute nothing
 };
 
 struct TableCell {

@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   table->add_option("-o,--out-dir", out_dir, "results directory (resumable)");
   table->add_option("--device", device, "cpu | cuda");
+  table->add_flag("--report-only", to.report_only, "print the table of the cells finished so far; compute nothing");
 
   auto* demo = app.add_subcommand("demo", "README main job: prune the default set to IPC 1,2,5 (yoco, random), evaluate");
   int64_t demo_epochs = 100, demo_score_epochs = 60;
