@@ -117,7 +117,7 @@ std::function<void()> inner_step(const Case& c, Device dev) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Engine benchmarks: ConvNet-3 train step and IDC gradient-matching step"};
-  std::string device = "cpu", json_out, cases_arg = "train28,train32,match28,match32,inner28";
+  std::string device = "cpu", json_out, cases_arg = "train28,train32,match28,match32,inner28,score28";
   int64_t reps = 10, warmup = 3, batch = 256, n_real = 64, n_syn = 40;
   app.add_option("--device", device, "cpu | cuda");
   app.add_option("--reps", reps, "timed runs (median reported)")->check(CLI::PositiveNumber);
@@ -125,19 +125,19 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch, "train-step batch")->check(CLI::PositiveNumber);
   app.add_option("--real", n_real, "matching step: real images")->check(CLI::PositiveNumber);
   app.add_option("--syn", n_syn, "matching step: synthetic images")->check(CLI::PositiveNumber);
-  app.add_option("--cases", cases_arg, "comma list of train28, train32, match28, match32, inner28");
+  app.add_option("--cases", cases_arg, "comma list of train28, train32, match28, match32, inner28, score28");
   app.add_option("--json", json_out, "write results as JSON");
   return app::run_cli("bench", app, argc, argv, [&] {
     Device dev = app::parse_device(device);
     std::vector<Case> all = {{"train28", 1, 28, false}, {"train32", 3, 32, false}, {"match28", 1, 28, true},
-                             {"match32", 3, 32, true},   {"inner28", 1, 28, true}};
+                             {"match32", 3, 32, true},   {"inner28", 1, 28, true},   {"score28", 1, 28, false}};
     nlohmann::json out = nlohmann::json::array();
     std::printf("%-9s %-34s %10s %10s %12s\n", "case", "what", "median ms", "min ms", "peak MiB");
     for (const Case& c : all) {
       if (("," + cases_arg + ",").find("," + c.name + ",") == std::string::npos) continue;
       auto step = c.name == "inner28" ? inner_step(c, dev)
                   : c.matching        ? match_step(c, n_real, n_syn, dev)
-                                      : train_step(c, batch, dev);
+                                      : train_step(c, c.name == "score28" ? 64 : batch, dev);
       for (int64_t i = 0; i < warmup; ++i) step();
       Context::get().profiler().reset();
       CachingAllocator& alloc = Context::get().allocator(dev);
@@ -151,7 +151,8 @@ int main(int argc, char** argv) {
         ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
       }
       double peak = static_cast<double>(alloc.stats().peak_bytes - base) / (1 << 20);
-      std::string what = c.name == "inner28" ? std::string("IDC inner step, 10 classes, no aug")
+      std::string what = c.name == "inner28"   ? std::string("IDC inner step, 10 classes, no aug")
+                       : c.name == "score28" ? std::string("scoring-run step, batch 64, 1x28x28")
                        : c.matching ? cat(n_real, " real + ", n_syn, " syn, ", c.channels, "x", c.size, "x", c.size)
                                      : cat("batch ", batch, ", ", c.channels, "x", c.size, "x", c.size);
       std::printf("%-9s %-34s %10.1f %10.1f %12.1f\n", c.name.c_str(), what.c_str(), median(ms),
