@@ -259,29 +259,62 @@ TEST_CASE("parity: models/convnet.h ConvNet-3 forward and conv-weight gradients"
 // ---- ResNetAP-10 (models/resnet_ap.h) against the same network written with torch ops ----
 namespace {
 
-torch::Tensor torch_resnet_ap(const std::vector<torch::Tensor>& p, torch::Tensor x, int64_t size) {
+// The network once, over two op sets: ours (records each ReLU's mask) and LibTorch's (applies those masks),
+// so both differentiate the same piecewise-linear path (see the comment in resnet_ap_case).
+struct OurOps {
+  std::vector<Tensor>* masks;
+  Tensor conv(const Tensor& x, const Tensor& w, int64_t pad) { return conv2d(x, w, Tensor(), Conv2dArgs{1, pad}); }
+  Tensor norm(const Tensor& x, const Tensor& g, const Tensor& b) { return group_norm(x, x.size(1), g, b, 1e-5f); }
+  Tensor relu_(const Tensor& x) {
+    Tensor m = sign(relu(x.detach()));  // 1 where x > 0
+    masks->push_back(m);
+    return relu(x);
+  }
+  Tensor pool(const Tensor& x, int64_t k) { return k == 4 ? avg_pool2x2(avg_pool2x2(x)) : avg_pool2x2(x); }
+  Tensor plus(const Tensor& a, const Tensor& b) { return add(a, b); }
+  Tensor gap(const Tensor& x) { return global_avg_pool(x); }
+  Tensor fc(const Tensor& x, const Tensor& w, const Tensor& b) { return linear(x, w, b); }
+};
+struct TorchOps {
+  const std::vector<Tensor>* masks;
+  size_t next = 0;
+  torch::Dtype dt;
+  torch::Tensor conv(const torch::Tensor& x, const torch::Tensor& w, int64_t pad) {
+    return F::conv2d(x, w, F::Conv2dFuncOptions().padding(pad));
+  }
+  torch::Tensor norm(const torch::Tensor& x, const torch::Tensor& g, const torch::Tensor& b) {
+    return F::group_norm(x, F::GroupNormFuncOptions(x.size(1)).weight(g).bias(b).eps(1e-5));
+  }
+  torch::Tensor relu_(const torch::Tensor& x) { return masks ? x * to_torch((*masks)[next++], dt) : torch::relu(x); }
+  torch::Tensor pool(const torch::Tensor& x, int64_t k) { return F::avg_pool2d(x, F::AvgPool2dFuncOptions(k).stride(k)); }
+  torch::Tensor plus(const torch::Tensor& a, const torch::Tensor& b) { return a + b; }
+  torch::Tensor gap(const torch::Tensor& x) { return x.mean({2, 3}); }
+  torch::Tensor fc(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) { return F::linear(x, w, b); }
+};
+
+template <class Ops, class T>
+T resnet_ap_forward(Ops& o, const std::vector<T>& p, T x, int64_t size) {
   size_t i = 0;
-  auto norm = [&](const torch::Tensor& h) {
-    const torch::Tensor& g = p[i++];
-    const torch::Tensor& b = p[i++];
-    return F::group_norm(h, F::GroupNormFuncOptions(h.size(1)).weight(g).bias(b).eps(1e-5));
+  auto norm = [&](const T& h) {
+    const T& g = p[i++];
+    const T& b = p[i++];
+    return o.norm(h, g, b);
   };
-  auto conv = [&](const torch::Tensor& h, int64_t pad) { return F::conv2d(h, p[i++], F::Conv2dFuncOptions().padding(pad)); };
+  auto conv = [&](const T& h, int64_t pad) { return o.conv(h, p[i++], pad); };
   const bool large = size > 128, mid = !large && size > 64;
-  torch::Tensor h = torch::relu(norm(conv(x, large ? 3 : 1)));
-  if (large) h = F::avg_pool2d(h, F::AvgPool2dFuncOptions(4).stride(4));
-  if (mid) h = F::avg_pool2d(h, F::AvgPool2dFuncOptions(2).stride(2));
+  T h = o.relu_(norm(conv(x, large ? 3 : 1)));
+  if (large) h = o.pool(h, 4);
+  if (mid) h = o.pool(h, 2);
   for (int l = 1; l <= 4; ++l) {
     const bool down = l > 1;
-    torch::Tensor out = torch::relu(norm(conv(h, 1)));
-    if (down) out = F::avg_pool2d(out, F::AvgPool2dFuncOptions(2).stride(2));
+    T out = o.relu_(norm(conv(h, 1)));
+    if (down) out = o.pool(out, 2);
     out = norm(conv(out, 1));
-    torch::Tensor res = h;
-    if (down) res = norm(F::avg_pool2d(conv(h, 0), F::AvgPool2dFuncOptions(2).stride(2)));
-    h = torch::relu(out + res);
+    T res = h;
+    if (down) res = norm(o.pool(conv(h, 0), 2));
+    h = o.relu_(o.plus(out, res));
   }
-  h = h.mean({2, 3});
-  return F::linear(h, p[i], p[i + 1]);
+  return o.fc(o.gap(h), p[i], p[i + 1]);
 }
 
 void resnet_ap_case(int64_t channels, int64_t size, int64_t batch) {
@@ -294,30 +327,38 @@ void resnet_ap_case(int64_t channels, int64_t size, int64_t batch) {
   Tensor y = from_int_vector(lab, {batch});
   Tensor logits = net.forward(x);
   std::vector<Tensor> ours = grad({cross_entropy(logits, y)}, net.parameters());
+  // Our ReLU masks, from the same network written over OurOps (its logits must equal the module's).
+  std::vector<Tensor> masks;
+  OurOps oo{&masks};
+  Tensor logits2 = resnet_ap_forward(oo, net.parameters(), x, size);
+  DOCTEST_CHECK(yoco::test::rel_err(logits2, logits) == 0.0);
 
-  std::vector<torch::Tensor> tp;
-  for (const Tensor& t : net.parameters()) tp.push_back(to_torch(t, torch::kDouble).requires_grad_(true));
-  torch::Tensor tl = torch_resnet_ap(tp, to_torch(x, torch::kDouble), size);
-  std::vector<torch::Tensor> tg = torch::autograd::grad({F::cross_entropy(tl, to_torch(y))}, tp);
-  // LibTorch's own float32 run against its float64 run: how well float32 can do on this input at all.
-  std::vector<torch::Tensor> tp32;
-  for (const Tensor& t : net.parameters()) tp32.push_back(to_torch(t, torch::kFloat).requires_grad_(true));
-  torch::Tensor tl32 = torch_resnet_ap(tp32, to_torch(x, torch::kFloat), size);
-  std::vector<torch::Tensor> tg32 = torch::autograd::grad({F::cross_entropy(tl32, to_torch(y))}, tp32);
-  // At 160-224 px a few of the ~10⁷ ReLU inputs sit within float32 rounding of zero and some gradient sums
-  // cancel, so float32 itself (LibTorch's included) lands up to ~1e-2 from float64 there. Each parameter's
-  // gradient must therefore meet the 1e-4 bar or be within 3x of LibTorch float32's own error on it.
-  double fwd = err(logits, tl), worst_ratio = 0, g1 = 0;
+  // LibTorch in float64 on our ReLU path (a few of the ~10⁶-10⁷ ReLU inputs sit within float32 rounding of
+  // zero; on which side they fall is float noise, not a bug, and it moves gradients by up to 1e-2), and in
+  // float64 on its own path (printed, not checked).
+  auto torch_grads = [&](torch::Dtype dt, const std::vector<Tensor>* m, torch::Tensor* tl_out) {
+    std::vector<torch::Tensor> tp;
+    for (const Tensor& t : net.parameters()) tp.push_back(to_torch(t, dt).requires_grad_(true));
+    TorchOps to{m, 0, dt};
+    torch::Tensor tl = resnet_ap_forward(to, tp, to_torch(x, dt), size);
+    if (tl_out) *tl_out = tl;
+    return torch::autograd::grad({F::cross_entropy(tl, to_torch(y))}, tp);
+  };
+  torch::Tensor tl;
+  std::vector<torch::Tensor> tg = torch_grads(torch::kDouble, &masks, &tl);
+  std::vector<torch::Tensor> tg_own = torch_grads(torch::kDouble, nullptr, nullptr);
+  double fwd = err(logits, tl), g1 = 0, g1_own = 0;
   size_t worst = 0;
   for (size_t k = 0; k < ours.size(); ++k) {
-    double e = err(ours[k], tg[k]), allowed = std::max(kGradTol, 3 * err(tg32[k], tg[k]));
-    if (e / allowed > worst_ratio) worst_ratio = e / allowed, worst = k, g1 = e;
+    double e = err(ours[k], tg[k]);
+    if (e > g1) g1 = e, worst = k;
+    g1_own = std::max(g1_own, err(ours[k], tg_own[k]));
   }
-  MESSAGE("ResNetAP-10 " << channels << "x" << size << ": logits " << fwd << ", worst parameter gradient "
-                          << net.named_parameters()[worst].first << " " << g1 << " (LibTorch float32 there: "
-                          << err(tg32[worst], tg[worst]) << ")");
+  MESSAGE("ResNetAP-10 " << channels << "x" << size << ": logits " << fwd << ", parameter gradients (max) " << g1
+                          << " at " << net.named_parameters()[worst].first
+                          << " (info: against LibTorch's own ReLU path " << g1_own << ")");
   DOCTEST_CHECK(fwd <= kFwdTol);
-  DOCTEST_CHECK(worst_ratio <= 1.0);
+  DOCTEST_CHECK(g1 <= kGradTol);
 }
 
 }  // namespace
