@@ -1,6 +1,7 @@
 // Condensed set <-> Dataset conversions (see set_dataset.h).
 #include "data/set_dataset.h"
 #include "data/decode.h"
+#include "data/png_grid.h"
 #include "engine/context.h"
 #include "engine/ops.h"
 
@@ -32,6 +33,14 @@ Dataset decoded_dataset(const CondensedSet& set) {
   d.images = concat(parts, 0);
   d.labels = from_int_vector(labels, {static_cast<int64_t>(labels.size())});
   return d;
+}
+
+void write_set_pngs(const std::string& path, const CondensedSet& set) {
+  write_png_grid(path, set.images, set.labels, 0);
+  if (set.meta.factor <= 1) return;
+  Dataset d = decoded_dataset(set);
+  std::string stem = path.size() > 4 && path.compare(path.size() - 4, 4, ".png") == 0 ? path.substr(0, path.size() - 4) : path;
+  write_png_grid(stem + "_decoded.png", d.images, d.labels, 0);
 }
 
 SetMeta meta_for(const Dataset& d, int64_t ipc, int64_t factor, const std::string& method, uint64_t seed) {

@@ -9,6 +9,10 @@ namespace yoco::data {
 // j % ipc (quadrant-major, as IDC's decode_zoom and YOCO's pruning index them). factor 1: the stored images.
 Dataset decoded_dataset(const CondensedSet& set);
 
+// PNG grids of a set: the stored images at `path`, and (factor > 1) the decoded sub-images at
+// `<path without .png>_decoded.png`, one row per class.
+void write_set_pngs(const std::string& path, const CondensedSet& set);
+
 // Meta of a set of `ipc` (stored) images per class of dataset `d`'s kind.
 SetMeta meta_for(const Dataset& d, int64_t ipc, int64_t factor, const std::string& method, uint64_t seed);
 

@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
     if (init_only) {
       data::CondensedSet mix = app::make_mix_set(train, ipc, factor);
       data::save_set(out, mix);
-      if (!png.empty()) data::write_png_grid(png, mix.images, mix.labels, 0);
+      if (!png.empty()) data::write_set_pngs(png, mix);
       std::printf("'mix' initialisation written to %s\n", out.c_str());
       return;
     }
@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
     data::CondensedSet set = app::state_to_set(train, cfg, st);
     data::save_set(out, set);
     app::save_checkpoint(cfg.checkpoint_path, cfg, st);
-    if (!png.empty()) data::write_png_grid(png, set.images, set.labels, 0);
+    if (!png.empty()) data::write_set_pngs(png, set);
     std::printf("condensed set written to %s (%lld images, IPC %lld, factor %lld)\n", out.c_str(),
                 static_cast<long long>(set.labels.numel()), static_cast<long long>(ipc), static_cast<long long>(factor));
   });
