@@ -84,13 +84,7 @@ std::string name_of(const Case& c) {
              c.stride, " pad ", c.pad, c.bias ? " bias" : " no bias");
 }
 
-double dot(const Tensor& a, const Tensor& b) {
-  std::vector<float> va = a.to_vector(), vb = b.to_vector();
-  REQUIRE(va.size() == vb.size());
-  double s = 0;
-  for (size_t i = 0; i < va.size(); ++i) s += static_cast<double>(va[i]) * vb[i];
-  return s;
-}
+using test::dot;
 
 // t + e·d as a fresh leaf that requires grad.
 Tensor shifted(const Tensor& t, const Tensor& d, float e) {

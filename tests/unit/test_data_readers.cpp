@@ -1,5 +1,6 @@
 // Tests for the dataset readers (IDX, CIFAR, image folder), dataset helpers and the PNG grid export.
 #include <doctest/doctest.h>
+#include "tests/unit/test_util.h"
 #include <unistd.h>
 #include <zlib.h>
 
@@ -33,17 +34,9 @@ using namespace yoco::data;
 
 namespace {
 
-// A fresh directory per call, removed by the caller's TempDir destructor.
-struct TempDir {
-  fs::path p;
-  TempDir() {
-    static int counter = 0;
-    p = fs::temp_directory_path() / ("yoco_data_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(p);
-    fs::create_directories(p);
-  }
-  ~TempDir() { fs::remove_all(p); }
-  std::string operator/(const std::string& f) const { return (p / f).string(); }
+// TempDir comes from test_util.h; each test names its directories "yoco_data_test_*".
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("yoco_data_test") {}
 };
 
 void put_be32(std::vector<uint8_t>& b, uint32_t v) {

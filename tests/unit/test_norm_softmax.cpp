@@ -40,13 +40,7 @@ double fd_directional(const ScalarFn& f, const Tensor& x, const Tensor& v) {
   return (hi - lo) / (2.0 * kFdEps);
 }
 
-double dot(const Tensor& a, const Tensor& b) {
-  std::vector<float> va = a.to_vector(), vb = b.to_vector();
-  REQUIRE(va.size() == vb.size());
-  double s = 0;
-  for (size_t i = 0; i < va.size(); ++i) s += static_cast<double>(va[i]) * vb[i];
-  return s;
-}
+using test::dot;
 
 Tensor leaf(Tensor t) {
   t.set_requires_grad(true);

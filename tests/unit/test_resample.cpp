@@ -24,13 +24,7 @@ constexpr double kValTol = 1e-6;
 // Adjoint identities compare two float32 sums over hundreds of terms computed in different orders.
 constexpr double kAdjTol = 1e-5;
 
-double dot(const Tensor& a, const Tensor& b) {
-  std::vector<float> va = a.to_vector(), vb = b.to_vector();
-  REQUIRE(va.size() == vb.size());
-  double s = 0;
-  for (size_t i = 0; i < va.size(); ++i) s += static_cast<double>(va[i]) * vb[i];
-  return s;
-}
+using test::dot;
 
 Tensor arange_image(int64_t h, int64_t w) {
   std::vector<float> v(h * w);

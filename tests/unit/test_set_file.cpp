@@ -1,6 +1,7 @@
 // Tests for the npz container (round trip, numpy interop, corrupt input, atomic writes) and the
 // condensed-set / scores files built on it.
 #include <doctest/doctest.h>
+#include "tests/unit/test_util.h"
 #include <unistd.h>
 
 #include <cstdlib>
@@ -22,16 +23,9 @@ using namespace yoco::data;
 
 namespace {
 
-struct TempDir {
-  fs::path p;
-  TempDir() {
-    static int counter = 0;
-    p = fs::temp_directory_path() / ("yoco_set_test_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(p);
-    fs::create_directories(p);
-  }
-  ~TempDir() { fs::remove_all(p); }
-  std::string operator/(const std::string& f) const { return (p / f).string(); }
+// TempDir comes from test_util.h; each test names its directories "yoco_set_test_*".
+struct TempDir : test::TempDir {
+  TempDir() : test::TempDir("yoco_set_test") {}
 };
 
 std::string error_of(const std::function<void()>& f) {

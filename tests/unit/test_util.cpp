@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <unistd.h>
 #include "engine/ops.h"
 
 namespace yoco::test {
@@ -41,6 +42,27 @@ uint64_t test_seed() {
 
 Tensor random_tensor(const Shape& shape, uint64_t stream, float lo, float hi) {
   return rand_uniform(shape, test_seed(), stream, 0, lo, hi);
+}
+
+double dot(const Tensor& a, const Tensor& b) {
+  std::vector<float> va = a.to_vector(), vb = b.to_vector();
+  YOCO_CHECK(va.size() == vb.size(), "dot: ", a.str(), " vs ", b.str());
+  double s = 0;
+  for (size_t i = 0; i < va.size(); ++i) s += static_cast<double>(va[i]) * vb[i];
+  return s;
+}
+
+TempDir::TempDir(const std::string& prefix) {
+  static int counter = 0;
+  p = std::filesystem::temp_directory_path() /
+      (prefix + "_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(p, ec);
 }
 
 void skip_suite(const std::string& why) {

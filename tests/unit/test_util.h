@@ -1,6 +1,7 @@
 // Shared test helpers: relative error, seeded random inputs (seed printed, overridable by YOCO_TEST_SEED).
 #pragma once
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 #include "engine/tensor.h"
@@ -15,6 +16,19 @@ double rel_err(const Tensor& a, const Tensor& b);
 uint64_t test_seed();
 // Uniform [lo, hi) tensor from the engine RNG keyed by (test_seed(), stream).
 Tensor random_tensor(const Shape& shape, uint64_t stream, float lo = -1.f, float hi = 1.f);
+
+// Σ a·b over all elements, accumulated in double (adjoint identities, directional derivatives).
+double dot(const Tensor& a, const Tensor& b);
+
+// A fresh, empty directory under the system temp dir, removed with everything in it on destruction.
+struct TempDir {
+  std::filesystem::path p;
+  explicit TempDir(const std::string& prefix = "yoco_test");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  std::string operator/(const std::string& f) const { return (p / f).string(); }
+};
 
 // Marks the whole executable as skipped (exit code 77 for CTest) after the run, with a reason printed.
 void skip_suite(const std::string& why);
