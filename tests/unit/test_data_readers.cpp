@@ -73,16 +73,8 @@ void write_gz(const std::string& path, const std::vector<uint8_t>& b) {
   gzclose(g);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using test::contains;
+using test::error_of;
 
 Dataset toy_dataset() {  // 3 classes, interleaved labels 0,1,2,0,1,2,... (12 images), pixel = index
   Dataset d;

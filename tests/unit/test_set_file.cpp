@@ -28,16 +28,8 @@ struct TempDir : test::TempDir {
   TempDir() : test::TempDir("yoco_set_test") {}
 };
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+using test::contains;
+using test::error_of;
 
 std::vector<char> slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -44,6 +44,15 @@ Tensor random_tensor(const Shape& shape, uint64_t stream, float lo, float hi) {
   return rand_uniform(shape, test_seed(), stream, 0, lo, hi);
 }
 
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
 double dot(const Tensor& a, const Tensor& b) {
   std::vector<float> va = a.to_vector(), vb = b.to_vector();
   YOCO_CHECK(va.size() == vb.size(), "dot: ", a.str(), " vs ", b.str());

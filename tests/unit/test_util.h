@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 #include "engine/tensor.h"
@@ -16,6 +17,10 @@ double rel_err(const Tensor& a, const Tensor& b);
 uint64_t test_seed();
 // Uniform [lo, hi) tensor from the engine RNG keyed by (test_seed(), stream).
 Tensor random_tensor(const Shape& shape, uint64_t stream, float lo = -1.f, float hi = 1.f);
+
+// The message of the yoco::Error that f throws, or "<no error>".
+std::string error_of(const std::function<void()>& f);
+inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
 // Σ a·b over all elements, accumulated in double (adjoint identities, directional derivatives).
 double dot(const Tensor& a, const Tensor& b);
