@@ -16,6 +16,16 @@ double dist2(const float* a, const float* b, int64_t d) {
   }
   return s;
 }
+// Index of the row of `rows` (m × d) nearest to `q` (ties: the lowest index).
+int64_t nearest_row(const float* q, const std::vector<float>& rows, int64_t m, int64_t d) {
+  int64_t best = 0;
+  double bd = std::numeric_limits<double>::max();
+  for (int64_t r = 0; r < m; ++r) {
+    double dd = dist2(q, &rows[r * d], d);
+    if (dd < bd) bd = dd, best = r;
+  }
+  return best;
+}
 }  // namespace
 
 std::vector<float> kmeans(const std::vector<float>& pts, int64_t n, int64_t d, int64_t k, uint64_t seed,
@@ -33,12 +43,7 @@ std::vector<float> kmeans(const std::vector<float>& pts, int64_t n, int64_t d, i
     bool changed = false;
 #pragma omp parallel for schedule(static) reduction(|| : changed)
     for (int64_t i = 0; i < n; ++i) {
-      int64_t best = 0;
-      double bd = std::numeric_limits<double>::max();
-      for (int64_t c = 0; c < k; ++c) {
-        double dd = dist2(&pts[i * d], &cent[c * d], d);
-        if (dd < bd) bd = dd, best = c;
-      }
+      int64_t best = nearest_row(&pts[i * d], cent, k, d);
       if (assign[i] != best) assign[i] = best, changed = true;
     }
     if (!changed) break;
@@ -58,15 +63,7 @@ std::vector<float> kmeans(const std::vector<float>& pts, int64_t n, int64_t d, i
 std::vector<int64_t> nearest_to_centroids(const std::vector<float>& pts, int64_t n, int64_t d,
                                           const std::vector<float>& cent, int64_t k) {
   std::vector<int64_t> out(static_cast<size_t>(k));
-  for (int64_t c = 0; c < k; ++c) {
-    int64_t best = 0;
-    double bd = std::numeric_limits<double>::max();
-    for (int64_t i = 0; i < n; ++i) {
-      double dd = dist2(&pts[i * d], &cent[c * d], d);
-      if (dd < bd) bd = dd, best = i;
-    }
-    out[c] = best;
-  }
+  for (int64_t c = 0; c < k; ++c) out[c] = nearest_row(&cent[c * d], pts, n, d);
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 #include "apps/common/scores.h"
+#include "apps/common/kmeans.h"
 #include "apps/common/prune.h"
 #include "apps/common/select.h"
 #include "data/set_dataset.h"
@@ -151,4 +152,14 @@ TEST_CASE("a pruned set decodes to t·f² images per class with the right labels
   data::check_set(p2, "pruned imbalanced");
   CHECK(p2.meta.class_counts == std::vector<int64_t>{7, 1});
   CHECK(data::decoded_dataset(p2).labels.to_int_vector() == std::vector<int64_t>{0, 0, 0, 0, 0, 0, 0, 1});
+}
+
+TEST_CASE("k-means finds two separated clusters; SSP picks the sample nearest each centroid") {
+  // 2-D points: three around (0,0), three around (10,10); the centres are exact points (index 1 and 4).
+  std::vector<float> pts = {-1, 0, 0, 0, 1, 0, 9, 10, 10, 10, 11, 10};
+  std::vector<float> cent = kmeans(pts, 6, 2, 2, 3);
+  std::vector<int64_t> near = nearest_to_centroids(pts, 6, 2, cent, 2);
+  std::sort(near.begin(), near.end());
+  CHECK(near == std::vector<int64_t>{1, 4});
+  CHECK_THROWS_AS(kmeans(pts, 6, 2, 7, 3), Error);  // more clusters than points
 }
