@@ -1,5 +1,6 @@
 // .npz writer/reader: zip (STORED entries, CRC32 via zlib) of .npy files; zip64 extras accepted on read.
 #include "data/npz.h"
+#include "data/half.h"
 
 #include <zlib.h>
 #include <cstdio>
@@ -12,9 +13,10 @@ namespace {
 
 size_t dtype_itemsize(const std::string& d, const std::string& what) {
   if (d == "<f4") return 4;
+  if (d == "<f2") return 2;
   if (d == "<i8") return 8;
   if (d == "|u1") return 1;
-  YOCO_CHECK(false, what, ": unsupported dtype '", d, "' (supported: <f4, <i8, |u1)");
+  YOCO_CHECK(false, what, ": unsupported dtype '", d, "' (supported: <f4, <f2, <i8, |u1)");
   return 0;
 }
 
@@ -179,10 +181,30 @@ NpyArray npy_from_tensor(const Tensor& t) {
   return a;
 }
 
+NpyArray npy_f16_from_tensor(const Tensor& t) {
+  YOCO_CHECK(t.dtype() == DType::F32, "npy_f16_from_tensor: need an f32 tensor, got ", t.str());
+  const Tensor c = t.cpu();
+  NpyArray a{"<f2", c.shape(), std::vector<char>(size_t(c.numel()) * 2)};
+  std::vector<uint16_t> h(size_t(c.numel()));
+  floats_to_halves(c.data<float>(), h.data(), h.size());
+  if (!h.empty()) std::memcpy(a.bytes.data(), h.data(), a.bytes.size());
+  return a;
+}
+
 Tensor tensor_from_npy(const NpyArray& a, const std::string& what) {
-  YOCO_CHECK(a.dtype == "<f4" || a.dtype == "<i8", what, ": dtype ", a.dtype, " cannot become a tensor (need <f4 or <i8)");
-  Tensor t = empty(a.shape, a.dtype == "<f4" ? DType::F32 : DType::I64);
-  if (!a.bytes.empty()) std::memcpy(t.raw(), a.bytes.data(), a.bytes.size());
+  YOCO_CHECK(a.dtype == "<f4" || a.dtype == "<f2" || a.dtype == "<i8", what, ": dtype ", a.dtype,
+             " cannot become a tensor (need <f4, <f2 or <i8)");
+  YOCO_CHECK(a.bytes.size() == size_t(a.numel()) * dtype_itemsize(a.dtype, what), what, ": ", a.bytes.size(),
+             " bytes for ", a.numel(), " elements of ", a.dtype);
+  Tensor t = empty(a.shape, a.dtype == "<i8" ? DType::I64 : DType::F32);
+  if (a.bytes.empty()) return t;
+  if (a.dtype == "<f2") {  // widen to f32: the engine has no half tensors, and every half is exactly a float
+    std::vector<uint16_t> h(a.bytes.size() / 2);
+    std::memcpy(h.data(), a.bytes.data(), a.bytes.size());
+    halves_to_floats(h.data(), t.data<float>(), h.size());
+  } else {
+    std::memcpy(t.raw(), a.bytes.data(), a.bytes.size());
+  }
   return t;
 }
 

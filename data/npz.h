@@ -10,7 +10,7 @@
 
 namespace yoco::data {
 
-// One array: dtype is a numpy descr ("<f4", "<i8" or "|u1"), bytes are C-order little-endian elements.
+// One array: dtype is a numpy descr ("<f4", "<f2", "<i8" or "|u1"), bytes are C-order little-endian elements.
 struct NpyArray {
   std::string dtype;
   std::vector<int64_t> shape;
@@ -18,8 +18,10 @@ struct NpyArray {
   int64_t numel() const;
 };
 
-// Host copies between tensors and arrays (f32 <-> "<f4", i64 <-> "<i8").
+// Host copies between tensors and arrays (f32 <-> "<f4", i64 <-> "<i8"). "<f2" (IEEE half) loads as an F32
+// tensor (exact); npy_f16_from_tensor stores an F32 tensor as "<f2", rounding to nearest even (see data/half.h).
 NpyArray npy_from_tensor(const Tensor& t);
+NpyArray npy_f16_from_tensor(const Tensor& t);
 Tensor tensor_from_npy(const NpyArray& a, const std::string& what);  // `what` names file/entry in errors
 NpyArray npy_from_string(const std::string& s);                     // "|u1" 1-D, e.g. UTF-8 JSON
 std::string string_from_npy(const NpyArray& a, const std::string& what);

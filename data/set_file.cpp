@@ -6,6 +6,15 @@
 
 namespace yoco::data {
 
+const char* storage_name(SetStorage s) { return s == SetStorage::F16 ? "f16" : "f32"; }
+
+SetStorage parse_storage(const std::string& s, const std::string& what) {
+  if (s == "f32") return SetStorage::F32;
+  if (s == "f16") return SetStorage::F16;
+  YOCO_CHECK(false, what, ": '", s, "' is not a storage type (expected f32 or f16)");
+  return SetStorage::F32;
+}
+
 nlohmann::json meta_to_json(const SetMeta& m) {
   nlohmann::json j;
   j["format_version"] = m.format_version;
@@ -25,6 +34,7 @@ nlohmann::json meta_to_json(const SetMeta& m) {
   j["engine_version"] = m.engine_version;
   j["source"] = m.source;
   if (!m.class_counts.empty()) j["class_counts"] = m.class_counts;
+  if (m.storage != SetStorage::F32) j["storage"] = storage_name(m.storage);
   return j;
 }
 
@@ -66,6 +76,9 @@ SetMeta meta_from_json(const nlohmann::json& j, const std::string& what) {
   field(j, "engine_version", m.engine_version, what);
   field(j, "source", m.source, what, /*required=*/false);
   field(j, "class_counts", m.class_counts, what, /*required=*/false);
+  std::string storage = "f32";  // files written before the key existed are f32
+  field(j, "storage", storage, what, /*required=*/false);
+  m.storage = parse_storage(storage, what + ": meta field 'storage'");
   return m;
 }
 
@@ -137,7 +150,8 @@ void check_set(const CondensedSet& s, const std::string& what) {
 
 void save_set(const std::string& path, const CondensedSet& s) {
   check_set(s, path);
-  write_npz(path, {{"images", npy_from_tensor(s.images)},
+  write_npz(path, {{"images", s.meta.storage == SetStorage::F16 ? npy_f16_from_tensor(s.images)
+                                                                   : npy_from_tensor(s.images)},
                    {"labels", npy_from_tensor(s.labels)},
                    {"meta", npy_from_string(meta_to_json(s.meta).dump(2))}});
 }
@@ -164,7 +178,11 @@ CondensedSet load_set(const std::string& path, const SetExpect& expect) {
   const auto a = read_npz(path);
   CondensedSet s;
   s.meta = meta_from_json(parse_meta(a, path), path);
-  s.images = tensor_from_npy(entry(a, "images", path), path + ": entry images");
+  const NpyArray& images = entry(a, "images", path);
+  const char* want = s.meta.storage == SetStorage::F16 ? "<f2" : "<f4";
+  YOCO_CHECK(images.dtype == want, path, ": entry images has dtype ", images.dtype, " but meta field 'storage' is ",
+             storage_name(s.meta.storage), " (expects ", want, ")");
+  s.images = tensor_from_npy(images, path + ": entry images");
   s.labels = tensor_from_npy(entry(a, "labels", path), path + ": entry labels");
   check_set(s, path);
   check_expect(s.meta, expect, path);

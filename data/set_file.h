@@ -1,5 +1,5 @@
-// Condensed-set file (.npz: images f32 NxCxHxW in [0,1], labels i64 class-major, meta = UTF-8 JSON) and the
-// generic arrays+meta container used for pruning score files.
+// Condensed-set file (.npz: images f32 or f16 NxCxHxW in [0,1], labels i64 class-major, meta = UTF-8 JSON) and
+// the generic arrays+meta container used for pruning score files.
 #pragma once
 #include "engine/version.h"
 #include <cstdint>
@@ -14,6 +14,13 @@ namespace yoco::data {
 
 inline constexpr int kSetFormatVersion = 1;
 
+// How a set file stores 'images': f32 ('<f4', exact) or f16 ('<f2', IEEE half rounded to nearest even: half the
+// bytes, |error| <= 2^-12 on [0,1]). Loading always yields f32 tensors.
+enum class SetStorage { F32, F16 };
+const char* storage_name(SetStorage s);  // "f32" | "f16"
+// `what` names the flag or file in the error for anything but "f32" / "f16".
+SetStorage parse_storage(const std::string& s, const std::string& what);
+
 struct SetMeta {
   int format_version = kSetFormatVersion;
   std::string dataset;
@@ -27,10 +34,13 @@ struct SetMeta {
   std::string source;  // optional provenance, e.g. the set a pruned set came from
   // Images per class when classes differ (imbalanced pruning rules); empty = exactly `ipc` in every class.
   std::vector<int64_t> class_counts;
+  // Meta key "storage", written only for f16 (absent = f32, so f32 files are byte-identical to older ones).
+  SetStorage storage = SetStorage::F32;
 };
 
 nlohmann::json meta_to_json(const SetMeta& m);
-SetMeta meta_from_json(const nlohmann::json& j, const std::string& what);  // every field required except source
+// Every field required except source, class_counts and storage.
+SetMeta meta_from_json(const nlohmann::json& j, const std::string& what);
 
 struct CondensedSet {
   Tensor images;  // f32 [N,C,H,W] in [0,1], N = num_classes * ipc
@@ -48,7 +58,8 @@ struct SetExpect {
 // `what` names the file in errors. save_set and load_set both call it.
 void check_set(const CondensedSet& s, const std::string& what);
 
-// Atomic write (temp file + rename). Throws on any invariant violation before touching the disk.
+// Atomic write (temp file + rename). Throws on any invariant violation before touching the disk. Images are
+// stored as s.meta.storage says; load_set checks the 'images' dtype agrees with the meta.
 void save_set(const std::string& path, const CondensedSet& s);
 CondensedSet load_set(const std::string& path, const SetExpect& expect = {});
 

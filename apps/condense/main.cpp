@@ -20,7 +20,7 @@ void on_signal(int) { stop_requested.store(true); }
 
 int main(int argc, char** argv) {
   CLI::App app{"Condense a dataset with IDC (gradient matching, multi-formation, Siamese DSA)"};
-  std::string dataset = "fashion-mnist", data_dir, out, device = "cpu", metric, png, resume_path;
+  std::string dataset = "fashion-mnist", data_dir, out, device = "cpu", metric, png, resume_path, store = "f32";
   int64_t ipc = 10, factor = 2, niter = -1, inner = -1, batch_real = -1, checkpoint_every = 10, eval_every = 0,
           eval_epochs = 100;
   float lr_img = -1;
@@ -45,9 +45,11 @@ int main(int argc, char** argv) {
   app.add_option("--png", png, "also write a PNG grid of the stored and decoded images");
   app.add_option("--eval-every", eval_every, "quick evaluation every K outer iterations (0: off)");
   app.add_option("--eval-epochs", eval_epochs, "epochs of the quick evaluation");
+  app.add_option("--store", store, "image storage of the written set: f32 | f16 (half the size; checkpoints stay f32)");
 
   return app::run_cli("condense", app, argc, argv, [&] {
     std::string ds = data::canonical_dataset_name(dataset);
+    const data::SetStorage storage = data::parse_storage(store, "--store");
     app::CondenseConfig cfg = app::default_condense_config(ds, ipc, factor);
     if (niter > 0) cfg.niter = niter;
     if (inner > 0) cfg.inner = inner;
@@ -62,6 +64,7 @@ int main(int argc, char** argv) {
     data::Dataset train = data::load_dataset(ds, data_dir, true);
     if (init_only) {
       data::CondensedSet mix = app::make_mix_set(train, ipc, factor);
+      mix.meta.storage = storage;
       data::save_set(out, mix);
       if (!png.empty()) data::write_set_pngs(png, mix);
       std::printf("'mix' initialisation written to %s\n", out.c_str());
@@ -99,10 +102,12 @@ int main(int argc, char** argv) {
       }
     }
     data::CondensedSet set = app::state_to_set(train, cfg, st);
+    set.meta.storage = storage;  // only the final set: the checkpoint keeps exact f32 state for bit-identical resume
     data::save_set(out, set);
     app::save_checkpoint(cfg.checkpoint_path, cfg, st);
     if (!png.empty()) data::write_set_pngs(png, set);
-    std::printf("condensed set written to %s (%lld images, IPC %lld, factor %lld)\n", out.c_str(),
-                static_cast<long long>(set.labels.numel()), static_cast<long long>(ipc), static_cast<long long>(factor));
+    std::printf("condensed set written to %s (%lld images, IPC %lld, factor %lld, %s)\n", out.c_str(),
+                static_cast<long long>(set.labels.numel()), static_cast<long long>(ipc), static_cast<long long>(factor),
+                data::storage_name(storage));
   });
 }

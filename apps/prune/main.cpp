@@ -1,6 +1,7 @@
 // apps/prune: YOCO pruning of a condensed set. `score` trains once and stores every score; `select` writes
 // pruned sets instantly from stored scores; `table` runs the paper's Table-2 experiment; `demo` is the
-// README's main job (prune the shipped Fashion-MNIST set to IPC 1, 2, 5 with yoco and random, evaluate briefly).
+// README's main job (prune the shipped Fashion-MNIST set to IPC 1, 2, 5 with yoco and random, evaluate briefly);
+// `convert` rewrites a set file with another image storage (f32 | f16).
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -67,7 +68,8 @@ void add_train_flags(CLI::App* c, app::TrainConfig& t, const char* what) {
 int main(int argc, char** argv) {
   CLI::App app{"YOCO: prune a condensed set to any smaller IPC (scores once, selects instantly)"};
   app.require_subcommand(1);
-  std::string input, out, scores_path, methods_arg = "yoco", targets_arg = "1,2,5", device = "cpu", out_dir;
+  std::string input, out, scores_path, methods_arg = "yoco", targets_arg = "1,2,5", device = "cpu", out_dir,
+              store = "f32";
   uint64_t seed = 0;
   app::ScoringOptions so;
   app::TableOptions to;
@@ -91,6 +93,7 @@ int main(int argc, char** argv) {
   select->add_option("-o,--out-dir", out_dir, "directory for <method>_ipc<t>.npz")->required();
   select->add_option("--seed", seed, "seed for random/ssp selections");
   select->add_flag("--png", png, "also write a PNG grid of each pruned set");
+  select->add_option("--store", store, "image storage of the pruned sets: f32 | f16");
 
   auto* table = app.add_subcommand("table", "score per seed, prune with every method, evaluate: the paper's table");
   table->add_option("-i,--input", input, "condensed set .npz (default: the shipped Fashion-MNIST set)");
@@ -115,8 +118,14 @@ int main(int argc, char** argv) {
   demo->add_option("--score-epochs", demo_score_epochs, "short scoring run")->check(CLI::PositiveNumber);
   demo->add_option("-o,--out-dir", out_dir, "results directory");
 
+  auto* convert = app.add_subcommand("convert", "rewrite a set file with another image storage, meta kept");
+  convert->add_option("-i,--input", input, "condensed or pruned set .npz")->required();
+  convert->add_option("-o,--out", out, "set .npz to write (may be the input itself)")->required();
+  convert->add_option("--store", store, "f32 | f16")->required();
+
   return app::run_cli("prune", app, argc, argv, [&] {
     Device dev = app::parse_device(device);
+    const data::SetStorage storage = data::parse_storage(store, "--store");
     if (score->parsed()) {
       data::CondensedSet set = data::load_set(input);
       so.train.seed = seed;
@@ -145,10 +154,18 @@ int main(int argc, char** argv) {
       fs::create_directories(out_dir);
       for (auto& [name, ps] : outputs) {
         std::string p = (fs::path(out_dir) / (name + ".npz")).string();
+        ps.meta.storage = storage;
         data::save_set(p, ps);
         if (png) data::write_png_grid((fs::path(out_dir) / (name + ".png")).string(), ps.images, ps.labels, 0);
         std::printf("%s (%lld images)\n", p.c_str(), static_cast<long long>(ps.labels.numel()));
       }
+    } else if (convert->parsed()) {
+      data::CondensedSet set = data::load_set(input);
+      const data::SetStorage from = set.meta.storage;
+      set.meta.storage = storage;
+      data::save_set(out, set);
+      std::printf("%s (%s) -> %s (%s, %lld bytes)\n", input.c_str(), data::storage_name(from), out.c_str(),
+                  data::storage_name(storage), static_cast<long long>(fs::file_size(out)));
     } else if (table->parsed()) {
       std::string path = input;
       data::CondensedSet set = input.empty() ? default_set(&path) : data::load_set(input);

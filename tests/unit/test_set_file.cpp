@@ -1,11 +1,13 @@
-// Tests for the npz container (round trip, numpy interop, corrupt input, atomic writes) and the
-// condensed-set / scores files built on it.
+// Tests for the npz container (round trip, numpy interop, corrupt input, atomic writes), float16 conversion and
+// storage, and the condensed-set / scores files built on it.
 #include <doctest/doctest.h>
 #include "tests/unit/test_util.h"
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -14,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "data/half.h"
 #include "data/npz.h"
 #include "data/set_file.h"
 
@@ -157,7 +160,8 @@ TEST_CASE("npz: numpy interop (np.load reads ours, we read np.savez)") {
   std::vector<int64_t> iv = {0, 123456789012ll};
   f.bytes.assign(reinterpret_cast<char*>(fv.data()), reinterpret_cast<char*>(fv.data() + fv.size()));
   i.bytes.assign(reinterpret_cast<char*>(iv.data()), reinterpret_cast<char*>(iv.data() + iv.size()));
-  write_npz(t / "ours.npz", {{"images", f}, {"labels", i}, {"meta", npy_from_string("{\"a\": 1}")}});
+  write_npz(t / "ours.npz", {{"images", f}, {"labels", i}, {"meta", npy_from_string("{\"a\": 1}")},
+                             {"half", npy_f16_from_tensor(from_vector({0.1f, 1.f, -65504.f, 1e-7f}, {2, 2}))}});
   const std::string py = t / "check.py";
   {
     std::ofstream o(py);
@@ -167,20 +171,108 @@ TEST_CASE("npz: numpy interop (np.load reads ours, we read np.savez)") {
          "assert d['images'].ravel().tolist() == [0, .125, .25, .5, 1, .75, .375, .0625]\n"
          "assert d['labels'].dtype == np.int64 and d['labels'].tolist() == [0, 123456789012]\n"
          "assert d['meta'].dtype == np.uint8 and json.loads(d['meta'].tobytes().decode()) == {'a': 1}\n"
+         "h = d['half']\n"
+         "assert h.dtype == np.float16 and h.shape == (2, 2), h\n"
+         "assert (h == np.array([[0.1, 1], [-65504, 1e-7]], dtype=np.float32).astype(np.float16)).all(), h\n"
          "np.savez(sys.argv[2], x=np.arange(6, dtype=np.float32).reshape(2, 3) / 4,\n"
-         "         y=np.array([5, -7], dtype=np.int64), z=np.frombuffer(b'ok', dtype=np.uint8))\n"
+         "         y=np.array([5, -7], dtype=np.int64), z=np.frombuffer(b'ok', dtype=np.uint8),\n"
+         "         h=np.array([0.1, 2**-24, -0.0, np.inf, 65504, 1/3], dtype=np.float16))\n"
          "np.savez_compressed(sys.argv[3], x=np.zeros(100, dtype=np.float32))\n";
   }
   const std::string cmd = "/usr/bin/python3 " + py + " " + (t / "ours.npz") + " " + (t / "theirs.npz") + " " +
                           (t / "comp.npz");
   REQUIRE(std::system(cmd.c_str()) == 0);
   auto m = read_npz(t / "theirs.npz");
-  REQUIRE(m.size() == 3);
+  REQUIRE(m.size() == 4);
   CHECK(m["x"].shape == std::vector<int64_t>{2, 3});
+  CHECK(m["h"].dtype == "<f2");
+  const std::vector<float> h = tensor_from_npy(m["h"], "h").to_vector();  // numpy's float16 -> float, exactly
+  CHECK(h == std::vector<float>{half_to_float(0x2E66), std::ldexp(1.f, -24), -0.f, INFINITY, 65504.f,
+                                half_to_float(0x3555)});
+  CHECK(std::signbit(h[2]));
   CHECK(tensor_from_npy(m["x"], "x").to_vector() == std::vector<float>{0.f, .25f, .5f, .75f, 1.f, 1.25f});
   CHECK(tensor_from_npy(m["y"], "y").to_int_vector() == std::vector<int64_t>{5, -7});
   CHECK(string_from_npy(m["z"], "z") == "ok");
   CHECK(contains(error_of([&] { read_npz(t / "comp.npz"); }), "not np.savez_compressed"));
+}
+
+TEST_CASE("half: known bit patterns, rounding to nearest even, overflow, subnormals, nan") {
+  auto bits = [](float f) { return float_to_half(f); };
+  CHECK(bits(1.f) == 0x3C00);
+  CHECK(bits(-2.f) == 0xC000);
+  CHECK(bits(0.f) == 0x0000);
+  CHECK(bits(-0.f) == 0x8000);
+  CHECK(bits(65504.f) == 0x7BFF);  // largest half
+  CHECK(bits(std::ldexp(1.f, -14)) == 0x0400);  // smallest normal
+  CHECK(bits(std::ldexp(1.f, -24)) == 0x0001);  // smallest subnormal
+  CHECK(bits(std::ldexp(1023.f, -24)) == 0x03FF);  // largest subnormal
+  CHECK(bits(0.1f) == 0x2E66);
+  CHECK(bits(1.f / 3.f) == 0x3555);
+  CHECK(bits(0.5f) == 0x3800);
+  // Ties go to the even mantissa: 1 + 2^-11 is halfway between 0x3C00 and 0x3C01, 1 + 3·2^-11 between 0x3C01/2.
+  CHECK(bits(1.f + std::ldexp(1.f, -11)) == 0x3C00);
+  CHECK(bits(1.f + 3.f * std::ldexp(1.f, -11)) == 0x3C02);
+  CHECK(bits(std::nextafter(1.f + std::ldexp(1.f, -11), 2.f)) == 0x3C01);  // just above the tie rounds up
+  CHECK(bits(2049.f) == 0x6800);  // 2048
+  CHECK(bits(2051.f) == 0x6802);  // 2052
+  CHECK(bits(std::ldexp(1.f, -25)) == 0x0000);        // subnormal tie -> 0 (even)
+  CHECK(bits(std::ldexp(3.f, -25)) == 0x0002);        // subnormal tie 1.5 units -> 2
+  CHECK(bits(std::nextafter(std::ldexp(1.f, -25), 1.f)) == 0x0001);
+  CHECK(bits(std::ldexp(2047.f, -25)) == 0x0400);     // rounds up out of the subnormals into the smallest normal
+  CHECK(bits(1e-10f) == 0x0000);
+  CHECK(bits(-1e-10f) == 0x8000);
+  // Overflow: 65519 still rounds to 65504; 65520 is the tie with 2^16 and goes to inf (odd 0x3FF mantissa).
+  CHECK(bits(65519.f) == 0x7BFF);
+  CHECK(bits(65520.f) == 0x7C00);
+  CHECK(bits(1e6f) == 0x7C00);
+  CHECK(bits(-1e6f) == 0xFC00);
+  CHECK(bits(INFINITY) == 0x7C00);
+  CHECK(bits(-INFINITY) == 0xFC00);
+  const uint16_t n = bits(std::numeric_limits<float>::quiet_NaN());
+  CHECK((n & 0x7C00) == 0x7C00);
+  CHECK((n & 0x03FF) != 0);
+
+  CHECK(half_to_float(0x3C00) == 1.f);
+  CHECK(half_to_float(0x7BFF) == 65504.f);
+  CHECK(half_to_float(0x0001) == std::ldexp(1.f, -24));
+  CHECK(half_to_float(0x03FF) == std::ldexp(1023.f, -24));
+  CHECK(half_to_float(0x0400) == std::ldexp(1.f, -14));
+  CHECK(half_to_float(0x2E66) == 0.0999755859375f);
+  CHECK(half_to_float(0x7C00) == INFINITY);
+  CHECK(half_to_float(0xFC00) == -INFINITY);
+  CHECK(std::isnan(half_to_float(0x7E00)));
+  CHECK(std::isnan(half_to_float(0x7C01)));
+  CHECK(half_to_float(0x8000) == 0.f);
+  CHECK(std::signbit(half_to_float(0x8000)));
+  // Every finite half survives half -> float -> half; NaNs stay NaN.
+  for (uint32_t h = 0; h <= 0xFFFF; ++h) {
+    const float f = half_to_float(static_cast<uint16_t>(h));
+    if (std::isnan(f)) {
+      const uint16_t back = float_to_half(f);
+      CHECK(((back & 0x7C00) == 0x7C00 && (back & 0x3FF) != 0));
+    } else if (float_to_half(f) != h) {
+      FAIL_CHECK("half 0x", std::hex, h, " does not round-trip");
+    }
+  }
+}
+
+TEST_CASE("npz: '<f2' arrays load as f32 tensors and f32 tensors store as '<f2'") {
+  TempDir t;
+  const std::vector<float> v = {0.1f, 1.f, 1e6f, -0.f, std::ldexp(1.f, -24), 0.25f};
+  NpyArray a = npy_f16_from_tensor(from_vector(v, {2, 3}));
+  CHECK(a.dtype == "<f2");
+  CHECK(a.bytes.size() == 12);
+  CHECK(uint8_t(a.bytes[0]) == 0x66);  // 0x2E66 little-endian
+  CHECK(uint8_t(a.bytes[1]) == 0x2E);
+  write_npz(t / "h.npz", {{"h", a}});
+  auto m = read_npz(t / "h.npz");
+  CHECK(m["h"].dtype == "<f2");
+  CHECK(m["h"].shape == std::vector<int64_t>{2, 3});
+  CHECK(m["h"].bytes == a.bytes);
+  Tensor r = tensor_from_npy(m["h"], "h");
+  CHECK(r.dtype() == DType::F32);
+  CHECK(r.to_vector() == std::vector<float>{half_to_float(0x2E66), 1.f, INFINITY, -0.f, std::ldexp(1.f, -24), 0.25f});
+  CHECK(contains(error_of([&] { npy_f16_from_tensor(from_int_vector({1}, {1})); }), "need an f32 tensor"));
 }
 
 TEST_CASE("set_file: round trip keeps every field") {
@@ -302,4 +394,85 @@ TEST_CASE("set_file: scores container round trip") {
   CHECK(r.meta["epochs"] == 3);
   CHECK(contains(error_of([&] { save_scores(t / "s2.npz", {{"i", from_int_vector({1}, {1})}}, {}); }),
                  "score 'i' must be f32"));
+}
+
+TEST_CASE("set_file: f16 storage round trip, meta key, old files and bad values") {
+  TempDir t;
+  CondensedSet s = toy_set();
+  std::vector<float> x(16);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::fmod(0.1f + 0.37f * float(i), 1.f);  // not exact halves
+  x[0] = 1.f;
+  x[1] = 0.f;
+  x[2] = 2e-8f;  // below half the smallest subnormal (2^-25 ~ 2.98e-8): stored as 0
+  s.images = from_vector(x, {4, 1, 2, 2});
+
+  SUBCASE("f16 save/load") {
+    s.meta.storage = SetStorage::F16;
+    save_set(t / "h.npz", s);
+    auto raw = read_npz(t / "h.npz");
+    CHECK(raw["images"].dtype == "<f2");
+    CHECK(raw["images"].bytes.size() == 16 * 2);
+    CHECK(raw["labels"].dtype == "<i8");
+    const nlohmann::json j = nlohmann::json::parse(string_from_npy(raw["meta"], "meta"));
+    CHECK(j["storage"] == "f16");
+    CondensedSet r = load_set(t / "h.npz");
+    CHECK(r.images.dtype() == DType::F32);
+    CHECK(r.meta.storage == SetStorage::F16);
+    std::vector<float> want(x.size());
+    for (size_t i = 0; i < x.size(); ++i) want[i] = half_to_float(float_to_half(x[i]));
+    CHECK(r.images.to_vector() == want);
+    CHECK(r.images.to_vector() != x);  // it really was rounded
+    CHECK(want[2] == 0.f);
+    CHECK(r.labels.to_int_vector() == std::vector<int64_t>{0, 0, 1, 1});
+    CHECK(r.meta.seed == s.meta.seed);
+    CHECK(r.meta.source == "unit-test");
+    // Re-saving a loaded f16 set as f16 is lossless and byte-identical.
+    save_set(t / "h2.npz", r);
+    CHECK(slurp(t / "h2.npz") == slurp(t / "h.npz"));
+    // Converting back to f32 keeps the (already rounded) values and drops the key.
+    r.meta.storage = SetStorage::F32;
+    save_set(t / "f.npz", r);
+    CHECK(read_npz(t / "f.npz")["images"].dtype == "<f4");
+    CondensedSet r32 = load_set(t / "f.npz");
+    CHECK(r32.meta.storage == SetStorage::F32);
+    CHECK(r32.images.to_vector() == want);
+  }
+  SUBCASE("f32 files have no key and load as before") {
+    save_set(t / "f.npz", s);
+    auto raw = read_npz(t / "f.npz");
+    CHECK(raw["images"].dtype == "<f4");
+    const nlohmann::json j = nlohmann::json::parse(string_from_npy(raw["meta"], "meta"));
+    CHECK(!j.contains("storage"));
+    CondensedSet r = load_set(t / "f.npz");
+    CHECK(r.meta.storage == SetStorage::F32);
+    CHECK(r.images.to_vector() == x);
+    // Explicit "storage": "f32" is accepted too.
+    nlohmann::json j2 = meta_to_json(s.meta);
+    j2["storage"] = "f32";
+    write_npz(t / "f2.npz", {{"images", npy_from_tensor(s.images)}, {"labels", npy_from_tensor(s.labels)},
+                             {"meta", npy_from_string(j2.dump())}});
+    CHECK(load_set(t / "f2.npz").meta.storage == SetStorage::F32);
+  }
+  SUBCASE("bad storage values and dtype/meta disagreement") {
+    const std::string p = t / "bad.npz";
+    auto save_raw = [&](const NpyArray& images, const nlohmann::json& meta) {
+      write_npz(p, {{"images", images}, {"labels", npy_from_tensor(s.labels)}, {"meta", npy_from_string(meta.dump())}});
+    };
+    nlohmann::json j = meta_to_json(s.meta);
+    j["storage"] = "bf16";
+    save_raw(npy_from_tensor(s.images), j);
+    std::string e = error_of([&] { load_set(p); });
+    CHECK(contains(e, "bad.npz: meta field 'storage': 'bf16' is not a storage type (expected f32 or f16)"));
+    j["storage"] = 16;
+    save_raw(npy_from_tensor(s.images), j);
+    CHECK(contains(error_of([&] { load_set(p); }), "bad.npz: meta field 'storage' has the wrong type"));
+    j["storage"] = "f16";
+    save_raw(npy_from_tensor(s.images), j);
+    CHECK(contains(error_of([&] { load_set(p); }),
+                   "bad.npz: entry images has dtype <f4 but meta field 'storage' is f16 (expects <f2)"));
+    save_raw(npy_f16_from_tensor(s.images), meta_to_json(s.meta));
+    CHECK(contains(error_of([&] { load_set(p); }),
+                   "bad.npz: entry images has dtype <f2 but meta field 'storage' is f32 (expects <f4)"));
+    CHECK(contains(error_of([&] { parse_storage("f64", "--store"); }), "--store: 'f64' is not a storage type"));
+  }
 }
