@@ -17,7 +17,8 @@ void per_sample_stats(const float* logits, const int64_t* labels, int64_t n, int
                       float* correct, float* margin, float* entropy) {
 #pragma omp parallel for schedule(static) if (n * c > 32768)
   for (int64_t r = 0; r < n; ++r) {
-    per_sample_stats_store(logits, labels, r, c, el2n, loss, correct, margin, entropy);
+    per_sample_stats_store(per_sample_stats_row(logits + r * c, c, labels[r]), r, el2n, loss, correct, margin,
+                           entropy);
   }
 }
 

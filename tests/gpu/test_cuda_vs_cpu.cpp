@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "engine/optim.h"
 #include "engine/per_sample.h"
 #include "engine/resample_extra.h"
+#include "kernels/softmax_loss.h"
 #include "tests/unit/test_util.h"
 
 using namespace yoco;
@@ -235,20 +237,50 @@ TEST_CASE("network ops: CUDA matches CPU to first and second order") {
   check_all(nn_cases(), 300000);
 }
 
-TEST_CASE("non-differentiable ops: per-sample statistics, nearest resize, batch-norm running stats") {
+// Covers both CUDA paths (tile kernel C <= 32; lane groups C > 32: 33, 100 and 128 take 4-lane groups of three
+// register sizes, 1000 a warp that also reads past its register-held columns) with N = 1007, not a multiple of a
+// tile or of a block's rows; ties for the maximum and nearly one-hot rows included. Two CUDA runs must agree
+// bitwise (fixed-order reductions, no atomics).
+TEST_CASE("per-sample statistics: CUDA matches CPU for C in {1, 10, 32, 33, 100, 128, 1000}, bit-reproducibly") {
   if (!cuda_ready()) return;
-  Tensor logits = random_tensor({33, 10}, 400001, -3.f, 3.f);
-  Tensor labels = from_int_vector({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5, 6,
-                                   7, 8, 9, 0, 1, 2},
-                                  {33});
-  PerSample a = per_sample_stats(logits, labels);
-  PerSample b = per_sample_stats(logits.to(Device::CUDA), labels.to(Device::CUDA));
-  CHECK(rel_err(b.el2n, a.el2n) <= kTol);
-  CHECK(rel_err(b.loss, a.loss) <= kTol);
-  CHECK(b.correct.to_vector() == a.correct.to_vector());  // argmax on identical inputs: exactly equal
-  CHECK(rel_err(b.margin, a.margin) <= kTol);
-  CHECK(rel_err(b.entropy, a.entropy) <= kTol);
+  const int64_t n = 1000 + 7;
+  for (int64_t c : {1, 10, 32, 33, 100, 128, 1000}) {
+    CAPTURE(c);
+    std::vector<float> x = random_tensor({n, c}, 400001 + static_cast<uint64_t>(c), -4.f, 4.f).to_vector();
+    std::vector<int64_t> y(n);
+    for (int64_t i = 0; i < n; ++i) {
+      float* row = x.data() + i * c;
+      y[i] = (i * 37 + 11) % c;
+      if (c >= 2 && i % 5 == 0) {  // a tied maximum (column c/2 wins), labelled the winner, the other, or neither
+        row[c / 2] = row[c - 1] = 9.f;
+        if (i % 3 != 2) y[i] = i % 3 == 0 ? c / 2 : c - 1;
+      }
+      if (i % 7 == 3) row[i % c] = 40.f;  // nearly one-hot: p_max ~ 1 - 1e-14
+    }
+    Tensor logits = from_vector(x, {n, c}), labels = from_int_vector(y, {n});
+    PerSample a = per_sample_stats(logits, labels);
+    Tensor lg = logits.to(Device::CUDA), lb = labels.to(Device::CUDA);
+    PerSample b = per_sample_stats(lg, lb), b2 = per_sample_stats(lg, lb);
+    CHECK(rel_err(b.el2n, a.el2n) <= kTol);
+    CHECK(rel_err(b.loss, a.loss) <= kTol);
+    CHECK(b.correct.to_vector() == a.correct.to_vector());  // argmax on identical inputs: exactly equal
+    CHECK(rel_err(b.margin, a.margin) <= kTol);
+    CHECK(rel_err(b.entropy, a.entropy) <= kTol);
+    CHECK(b.el2n.to_vector() == b2.el2n.to_vector());
+    CHECK(b.loss.to_vector() == b2.loss.to_vector());
+    CHECK(b.correct.to_vector() == b2.correct.to_vector());
+    CHECK(b.margin.to_vector() == b2.margin.to_vector());
+    CHECK(b.entropy.to_vector() == b2.entropy.to_vector());
+    // The raw launcher with only the loss requested: null outputs are skipped, the loss is the same bits.
+    Tensor only_loss = full({n}, std::numeric_limits<float>::quiet_NaN(), Device::CUDA);
+    kernels::cuda::per_sample_stats(lg.data<float>(), lb.data<int64_t>(), n, c, nullptr, only_loss.data<float>(),
+                                    nullptr, nullptr, nullptr, Context::get().cuda_stream());
+    CHECK(only_loss.to_vector() == b.loss.to_vector());
+  }
+}
 
+TEST_CASE("non-differentiable ops: nearest resize, batch-norm running stats") {
+  if (!cuda_ready()) return;
   Tensor img = random_tensor({2, 3, 7, 9}, 400002);
   CHECK(resize_nearest(img.to(Device::CUDA), 13, 4).to_vector() == resize_nearest(img, 13, 4).to_vector());
 

@@ -2,6 +2,7 @@
 // (forward, first- and second-order gradients on fresh random inputs).
 #include <doctest/doctest.h>
 #include <torch/torch.h>
+#include "engine/per_sample.h"
 #include "tests/parity/parity_torch.h"
 
 using namespace yoco;
@@ -194,6 +195,40 @@ TEST_CASE("parity: softmax and cross-entropy") {
   Tensor lab = rnd_labels(6, 10, st + 6);
   Tensor oh = one_hot(lab, 10);
   CHECK(err(oh, F::one_hot(to_torch(lab), 10).to(torch::kFloat)) == 0);
+}
+
+// Not differentiable, so outside check_case: each statistic against its torch formula (float64 reference, and
+// torch float32 as a double-check) with the forward tolerance; `correct` must match exactly.
+TEST_CASE("parity: per-sample statistics (EL2N, loss, correct, margin, entropy)") {
+  torch_setup();
+  for (int64_t c : {10, 100}) {
+    const std::string name = "per_sample_stats C=" + std::to_string(c);
+    const uint64_t st = stream_of(name);
+    const int64_t n = 300;
+    // Logits in [-8, 8]: rows from nearly uniform to confident.
+    Tensor x = rnd({n, c}, st, -8, 8), y = rnd_labels(n, c, st + 1);
+    PerSample ps = per_sample_stats(x, y);
+    for (torch::Dtype dt : {torch::kDouble, torch::kFloat}) {
+      torch::Tensor tx = to_torch(x, dt), ty = to_torch(y), iy = ty.unsqueeze(1);
+      torch::Tensor logp = tx.log_softmax(1), p = logp.exp();
+      torch::Tensor oh = F::one_hot(ty, c);
+      torch::Tensor el2n = (p - oh.to(dt)).square().sum(1).sqrt();
+      torch::Tensor loss = -logp.gather(1, iy).squeeze(1);
+      torch::Tensor correct = tx.argmax(1).eq(ty).to(dt);
+      torch::Tensor margin = p.gather(1, iy).squeeze(1) - p.masked_fill(oh.to(torch::kBool), -1).amax(1);
+      torch::Tensor entropy = -(p * logp).sum(1);
+      const double e[] = {err(ps.el2n, el2n), err(ps.loss, loss), err(ps.correct, correct), err(ps.margin, margin),
+                          err(ps.entropy, entropy)};
+      const char* ref = dt == torch::kDouble ? "torch f64" : "torch f32";
+      std::printf("[parity] %-44s vs %s: el2n %.2e loss %.2e correct %.0e margin %.2e entropy %.2e\n", name.c_str(),
+                  ref, e[0], e[1], e[2], e[3], e[4]);
+      DOCTEST_CHECK_MESSAGE(e[0] <= kFwdTol, name << " el2n vs " << ref << ": " << e[0]);
+      DOCTEST_CHECK_MESSAGE(e[1] <= kFwdTol, name << " loss vs " << ref << ": " << e[1]);
+      DOCTEST_CHECK_MESSAGE(e[2] == 0, name << " correct vs " << ref << ": " << e[2]);
+      DOCTEST_CHECK_MESSAGE(e[3] <= kFwdTol, name << " margin vs " << ref << ": " << e[3]);
+      DOCTEST_CHECK_MESSAGE(e[4] <= kFwdTol, name << " entropy vs " << ref << ": " << e[4]);
+    }
+  }
 }
 
 TEST_CASE("parity: resize_bilinear (align_corners=false)") {

@@ -1,6 +1,7 @@
 // Normalisation and softmax/loss ops: values vs naive double references, fused vs composite group-norm
 // backward, first- and second-order finite differences, the fused per-sample statistics kernel.
 #include <doctest/doctest.h>
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -383,4 +384,80 @@ TEST_CASE("per_sample_stats loss agrees with cross_entropy on random logits") {
   double mean_loss = 0;
   for (float v : ps.loss.to_vector()) mean_loss += v / 6.0;
   CHECK(mean_loss == doctest::Approx(cross_entropy(x, labels).item()).epsilon(1e-5));
+}
+
+namespace {
+// Double-precision reference of one row, summed directly over p_k (no r/q identities). log s uses log1p of the
+// sum without the first maximum's exp(0) = 1, so rows with p_y ~ 1 keep their digits here too.
+std::vector<double> ref_row_stats(const float* x, int64_t c, int64_t y) {
+  int64_t a = 0;
+  for (int64_t k = 1; k < c; ++k)
+    if (x[k] > x[a]) a = k;
+  std::vector<double> e(c);
+  double rest = 0;
+  for (int64_t k = 0; k < c; ++k) {
+    e[k] = std::exp(static_cast<double>(x[k]) - x[a]);
+    if (k != a) rest += e[k];
+  }
+  const double s = 1 + rest, log_s = std::log1p(rest);
+  double others = 0, sq = 0, max_other = 0, ent = 0;
+  for (int64_t k = 0; k < c; ++k) {
+    const double p = e[k] / s;
+    if (p > 0) ent -= p * ((static_cast<double>(x[k]) - x[a]) - log_s);
+    if (k == y) continue;
+    others += e[k];
+    sq += p * p;
+    max_other = std::max(max_other, p);
+  }
+  const double el2n = std::sqrt(sq + (others / s) * (others / s));  // 1 - p_y = others / s: no cancellation
+  return {el2n, log_s - (static_cast<double>(x[y]) - x[a]), a == y ? 1.0 : 0.0, e[y] / s - max_other, ent};
+}
+
+// Every statistic of every row within 1e-5 * (|reference| + floor): floor 0 is a pure relative bound (exact where
+// the reference is 0); random rows use floor 1, as their margins may be near 0 (float rounding of p ~ 1e-7).
+void check_rows_vs_ref(const std::vector<float>& x, const std::vector<int64_t>& y, int64_t c, double floor = 0) {
+  const int64_t n = static_cast<int64_t>(y.size());
+  std::vector<float> el2n(n, kNaN), loss(n, kNaN), correct(n, kNaN), margin(n, kNaN), entropy(n, kNaN);
+  kernels::cpu::per_sample_stats(x.data(), y.data(), n, c, el2n.data(), loss.data(), correct.data(), margin.data(),
+                                 entropy.data());
+  const char* names[] = {"el2n", "loss", "correct", "margin", "entropy"};
+  for (int64_t i = 0; i < n; ++i) {
+    const std::vector<double> want = ref_row_stats(x.data() + i * c, c, y[i]);
+    const float got[] = {el2n[i], loss[i], correct[i], margin[i], entropy[i]};
+    for (int j = 0; j < 5; ++j) {
+      CAPTURE(i);
+      CAPTURE(names[j]);
+      CAPTURE(got[j]);
+      CAPTURE(want[j]);
+      CHECK(std::abs(got[j] - want[j]) <= 1e-5 * (std::abs(want[j]) + floor));
+    }
+  }
+}
+}  // namespace
+
+TEST_CASE("per_sample_stats keeps relative accuracy on nearly one-hot rows; C = 1") {
+  // Logits [30, 0, ..., 0]: p_0 = 1 - 8.4e-13. The former one-pass formulas lost everything here (p_y - 1 and
+  // m + log(s) round away the 1e-12): with y = 0 they gave el2n 2.81e-13 (true 8.88e-13) and loss 0.
+  const int64_t c = 10;
+  std::vector<float> x(4 * c, 0.f);
+  x[0 * c + 0] = 30.f;  // row 0: label 0, correct and confident
+  x[1 * c + 0] = 30.f;  // row 1: label 3, confidently wrong
+  for (int64_t k = 0; k < c; ++k) x[2 * c + k] = 0.25f * static_cast<float>(k) - 1.f;  // row 2: peak 20 at 7
+  x[2 * c + 7] = 20.f;
+  for (int64_t k = 0; k < c; ++k) x[3 * c + k] = -25.f;  // row 3: a -inf logit contributes p = 0, not NaN
+  x[3 * c + 2] = 0.f;
+  x[3 * c + 5] = -std::numeric_limits<float>::infinity();
+  check_rows_vs_ref(x, {0, 3, 7, 2}, c);
+
+  // One class: p_y = 1, so el2n = loss = entropy = 0 and margin = p_y = 1.
+  check_rows_vs_ref({3.5f, -2.f, 0.f}, {0, 0, 0}, 1);
+
+  // Random rows of several widths against the same reference.
+  for (int64_t cc : {2, 10, 33, 100}) {
+    CAPTURE(cc);
+    std::vector<float> r = random_tensor({20, cc}, 710 + cc, -6.f, 6.f).to_vector();
+    std::vector<int64_t> lab(20);
+    for (int64_t i = 0; i < 20; ++i) lab[i] = (i * 7) % cc;
+    check_rows_vs_ref(r, lab, cc, 1.0);
+  }
 }
