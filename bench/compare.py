@@ -3,6 +3,9 @@
 the engine/PyTorch ratio table. PyTorch here is only a reference; the engine never uses it.
 
 Usage: bench/compare.py [--bench build/apps/bench/bench] [--device cpu|cuda] [--reps 10] [--out docs/bench.json]
+                        [--graph]
+--graph (CUDA) adds the engine's CUDA-graph replay rows (<case>+graph), each compared with PyTorch eager of
+the same case.
 Run through bench/run.sh on CPU so PyTorch gets 2 threads and the allocator settings from the issue.
 """
 import argparse, json, os, statistics, subprocess, sys, time
@@ -121,6 +124,7 @@ def main():
     ap.add_argument("--syn", type=int, default=40)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default="")
+    ap.add_argument("--graph", action="store_true", help="also time the engine's CUDA-graph replays (CUDA only)")
     a = ap.parse_args()
     if a.device == "cpu":
         torch.set_num_threads(a.threads)
@@ -131,6 +135,8 @@ def main():
     eng_json = "/tmp/yoco_bench_%d.json" % os.getpid()
     cmd = [a.bench, "--device", a.device, "--reps", str(a.reps), "--warmup", str(a.warmup), "--batch", str(a.batch),
            "--real", str(a.real), "--syn", str(a.syn), "--json", eng_json]
+    if a.graph:
+        cmd.append("--graph")
     print("engine:", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, env=env)
     engine = {r["case"]: r for r in json.load(open(eng_json))}
@@ -148,6 +154,12 @@ def main():
         e = engine[name]
         rows.append({"case": name, "what": e["what"], "engine_ms": e["median_ms"], "torch_ms": t_med,
                      "ratio": e["median_ms"] / t_med, "engine_peak_mib": e["peak_mib"]})
+        g = engine.get(name + "+graph")
+        if g is not None and "error" in g:
+            print("%s+graph: capture failed: %s" % (name, g["error"]))
+        elif g is not None:  # graph replay vs PyTorch eager of the same case
+            rows.append({"case": g["case"], "what": g["what"], "engine_ms": g["median_ms"], "torch_ms": t_med,
+                         "ratio": g["median_ms"] / t_med, "engine_peak_mib": g["peak_mib"], "graph": True})
     dev_name = torch.cuda.get_device_name() if a.device == "cuda" else "CPU, %d threads" % a.threads
     print("\n| case | what | engine ms | PyTorch %s ms | ratio engine/PyTorch | engine peak MiB |" % torch.__version__)
     print("|---|---|---:|---:|---:|---:|")
@@ -156,8 +168,9 @@ def main():
                                                         r["ratio"], r["engine_peak_mib"]))
     print("(%s, median of %d runs after %d warm-up)" % (dev_name, a.reps, a.warmup))
     for r in rows:
-        if r["case"] == "score28":
-            print("scoring throughput: engine %.0f img/s, PyTorch %.0f img/s" % (64e3 / r["engine_ms"], 64e3 / r["torch_ms"]))
+        if r["case"] in ("score28", "score28+graph"):
+            print("scoring throughput%s: engine %.0f img/s, PyTorch %.0f img/s" % (
+                " (engine CUDA graph)" if r.get("graph") else "", 64e3 / r["engine_ms"], 64e3 / r["torch_ms"]))
     if a.out:
         json.dump({"device": dev_name, "torch": torch.__version__, "rows": rows}, open(a.out, "w"), indent=2)
 

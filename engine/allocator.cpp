@@ -2,6 +2,7 @@
 #include "engine/allocator.h"
 #include <cstdlib>
 #include <new>
+#include <unordered_set>
 #include "engine/cuda_runtime.h"
 
 namespace yoco {
@@ -38,7 +39,12 @@ void* CachingAllocator::allocate(size_t bytes, size_t* rounded) {
     p = it->second;
     pool_.erase(it);
     stats_.cached_bytes -= r;
+    if (capturing_) capture_log_.emplace_back(p, r);
   } else {
+    // cudaMalloc is illegal in a captured stream, and a fresh block would not be part of the graph's memory.
+    if (capturing_)
+      throw Error(cat("allocation of ", bytes, " bytes during CUDA-graph capture: warm up the step first (run it "
+                      "eagerly until the caching allocator holds every block it needs)"));
     try {
       p = system_alloc(r);
     } catch (const Error&) {
@@ -59,8 +65,84 @@ void* CachingAllocator::allocate(size_t bytes, size_t* rounded) {
 void CachingAllocator::release(void* ptr, size_t rounded) {
   std::lock_guard<std::mutex> lock(mu_);
   stats_.live_bytes -= rounded;
+  // A block freed during a capture may have been read by captured kernels: the graph keeps it too. It
+  // still goes to the pool for now, because the rest of the captured step may reuse it (stream order makes
+  // that safe inside one graph, as it does eagerly).
+  if (capturing_) capture_log_.emplace_back(ptr, rounded);
+  auto res = reserved_.find(ptr);
+  if (res != reserved_.end()) {  // a graph still replays into it: keep it out of the pool
+    res->second.free = true;
+    stats_.reserved_bytes += rounded;
+    return;
+  }
   stats_.cached_bytes += rounded;
   pool_.emplace(rounded, ptr);
+}
+
+bool CachingAllocator::take_from_pool(void* p, size_t rounded) {
+  auto range = pool_.equal_range(rounded);
+  for (auto it = range.first; it != range.second; ++it) {
+    if (it->second == p) {
+      pool_.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+void CachingAllocator::begin_capture() {
+  std::lock_guard<std::mutex> lock(mu_);
+  YOCO_CHECK(!capturing_, "CUDA-graph capture: another capture is already in progress");
+  capturing_ = true;
+  capture_log_.clear();
+}
+
+std::vector<void*> CachingAllocator::end_capture() {
+  std::lock_guard<std::mutex> lock(mu_);
+  capturing_ = false;
+  std::vector<void*> blocks;
+  std::unordered_set<void*> seen;
+  for (const auto& [p, bytes] : capture_log_) {
+    if (!seen.insert(p).second) continue;
+    blocks.push_back(p);
+    auto it = reserved_.find(p);
+    if (it != reserved_.end()) {  // already kept for an earlier graph: this one holds it as well
+      ++it->second.graphs;
+      continue;
+    }
+    Reserved r;
+    r.bytes = bytes;
+    r.graphs = 1;
+    // Free now (back in the pool) or held by a tensor that will return it to the reserve later.
+    r.free = take_from_pool(p, bytes);
+    if (r.free) {
+      stats_.cached_bytes -= bytes;
+      stats_.reserved_bytes += bytes;
+    }
+    reserved_.emplace(p, r);
+  }
+  capture_log_.clear();
+  return blocks;
+}
+
+void CachingAllocator::abort_capture() {
+  std::lock_guard<std::mutex> lock(mu_);
+  capturing_ = false;
+  capture_log_.clear();
+}
+
+void CachingAllocator::unreserve(const std::vector<void*>& blocks) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (void* p : blocks) {
+    auto it = reserved_.find(p);
+    if (it == reserved_.end() || --it->second.graphs > 0) continue;
+    if (it->second.free) {
+      stats_.reserved_bytes -= it->second.bytes;
+      stats_.cached_bytes += it->second.bytes;
+      pool_.emplace(it->second.bytes, p);
+    }
+    reserved_.erase(it);
+  }
 }
 
 void CachingAllocator::empty_cache() {
@@ -82,6 +164,8 @@ void CachingAllocator::reset_peak() {
 
 CachingAllocator::~CachingAllocator() {
   for (auto& kv : pool_) system_free(kv.second);
+  for (auto& kv : reserved_)
+    if (kv.second.free) system_free(kv.first);
 }
 
 }  // namespace yoco

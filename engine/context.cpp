@@ -17,6 +17,8 @@ Context& Context::get() {
 Context::Context() : cpu_alloc_(new CachingAllocator(Device::CPU)) {
   const char* prof = std::getenv("YOCO_PROFILE");
   profiler_.set_enabled(prof && prof[0] == '1');
+  const char* nvtx = std::getenv("YOCO_NVTX");
+  profiler_.set_nvtx(nvtx && nvtx[0] == '1');
   const char* conv = std::getenv("YOCO_CONV");
   if (conv && std::string(conv) == "im2col") conv_algo = kernels::ConvAlgo::Im2col;
 }

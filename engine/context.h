@@ -27,13 +27,17 @@ class Context {
   // YOCO_CONV=im2col selects the latter.
   kernels::ConvAlgo conv_algo = kernels::ConvAlgo::Dnnl;
   int num_threads() const;           // OpenMP threads used by CPU kernels
-  Profiler& profiler() { return profiler_; }  // per-kernel timing, on with YOCO_PROFILE=1
+  Profiler& profiler() { return profiler_; }  // per-kernel timing, on with YOCO_PROFILE=1 (NVTX: YOCO_NVTX=1)
+  // True while a CUDA graph captures the compute stream (engine/cuda_graph.h): host syncs are illegal then.
+  bool capturing() const { return capturing_; }
+  void set_capturing(bool on) { capturing_ = on; }
 
   ~Context();
 
  private:
   Context();
   bool grad_enabled_ = true;
+  bool capturing_ = false;
   Profiler profiler_;
   std::unique_ptr<CachingAllocator> cpu_alloc_;
   std::unique_ptr<CachingAllocator> cuda_alloc_;

@@ -2,6 +2,9 @@
 // deterministic algorithms) when YOCO_WITH_CUDNN, else direct convolution kernels (one thread per output
 // element, fixed loop order: slow but exact and deterministic).
 #include "kernels/conv.h"
+#include <array>
+#include <map>
+#include <memory>
 #include "kernels/cuda_check.cuh"
 
 namespace yoco::kernels::cuda {
@@ -67,16 +70,6 @@ int pick_algo(const Perf* perf, int count, bool tf32) {
   return -1;
 }
 
-// The chosen algorithm; with TF32 allowed the descriptor takes the candidate's math type (tensor-op
-// algorithms need it), otherwise it stays FMA_MATH so no TF32 kernel can ever run.
-template <class Perf, class Algo>
-Algo choose(const Perf* perf, int count, bool tf32, cudnnConvolutionDescriptor_t conv, Algo fallback) {
-  const int i = pick_algo(perf, count, tf32);
-  if (i < 0) return fallback;
-  if (tf32) CUDNN_CHECK(cudnnSetConvolutionMathType(conv, perf[i].mathType));
-  return perf[i].algo;
-}
-
 cudnnHandle_t dnn(void* s) { return static_cast<cudnnHandle_t>(handles(s).dnn); }
 
 // cuDNN rejects zero-sized dims; an empty problem writes zeros to its (possibly non-empty) result.
@@ -85,65 +78,121 @@ bool empty_problem(const ConvShape& cs, float* out, int64_t out_elems, void* s) 
   if (out_elems > 0) CUDA_CHECK(cudaMemsetAsync(out, 0, static_cast<size_t>(out_elems) * sizeof(float), stream_of(s)));
   return true;
 }
+
+// One convolution problem's descriptors and, per direction, the algorithm chosen once by cuDNN's heuristics
+// (with its math type and workspace size). Looked up by shape on every call instead of re-deriving them.
+struct ConvPlan {
+  ConvPlan(const ConvShape& cs, bool tf32) : d(cs, tf32), tf32(tf32) {}
+  ConvDescs d;
+  bool tf32;
+  bool fwd_ready = false, bwd_data_ready = false, bwd_filter_ready = false;
+  cudnnConvolutionFwdAlgo_t fwd{};
+  cudnnConvolutionBwdDataAlgo_t bwd_data{};
+  cudnnConvolutionBwdFilterAlgo_t bwd_filter{};
+  cudnnMathType_t fwd_math = CUDNN_FMA_MATH, bwd_data_math = CUDNN_FMA_MATH, bwd_filter_math = CUDNN_FMA_MATH;
+  size_t fwd_ws = 0, bwd_data_ws = 0, bwd_filter_ws = 0;
+  cudnnTensorDescriptor_t bias = nullptr;  // 1 x k x 1 x 1, made on first biased forward
+  ~ConvPlan() {
+    if (bias) cudnnDestroyTensorDescriptor(bias);
+  }
+};
+
+using PlanKey = std::array<int64_t, 10>;
+using PlanMap = std::map<PlanKey, std::unique_ptr<ConvPlan>>;
+
+// The plan for this shape and TF32 setting, created on first use.
+ConvPlan& plan_for(const ConvShape& cs, void* s) {
+  CudaHandles& h = handles(s);
+  if (!h.conv_plans) h.conv_plans = std::make_shared<PlanMap>();
+  PlanMap& plans = *static_cast<PlanMap*>(h.conv_plans.get());
+  const bool tf32 = tf32_allowed(s);
+  const PlanKey key{cs.n, cs.c, cs.h, cs.w, cs.k, cs.r, cs.s, cs.pad, cs.stride, tf32 ? 1 : 0};
+  auto it = plans.find(key);
+  if (it == plans.end()) it = plans.emplace(key, std::make_unique<ConvPlan>(cs, tf32)).first;
+  YOCO_CHECK(it->second->tf32 == tf32, "conv plan cache: TF32 setting mismatch");
+  return *it->second;
+}
+
+// The chosen candidate's algorithm and math type (FMA_MATH unless TF32 is allowed and the candidate needs it).
+template <class Perf, class Algo>
+void choose_into(const Perf* perf, int count, bool tf32, Algo fallback, Algo* algo, cudnnMathType_t* math) {
+  const int i = pick_algo(perf, count, tf32);
+  *algo = i < 0 ? fallback : perf[i].algo;
+  *math = (i >= 0 && tf32) ? perf[i].mathType : (tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH);
+}
 }  // namespace
 
 void conv2d_forward(const ConvShape& cs, const float* x, const float* w, const float* b, float* y, void* stream) {
   if (empty_problem(cs, y, cs.n * cs.k * cs.oh * cs.ow, stream)) return;
-  const bool tf32 = tf32_allowed(stream);
-  ConvDescs d(cs, tf32);
+  ConvPlan& p = plan_for(cs, stream);
+  ConvDescs& d = p.d;
   cudnnHandle_t h = dnn(stream);
-  cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-  int got = 0;
-  CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, d.x, d.w, d.conv, d.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got,
-                                                     perf));
-  const cudnnConvolutionFwdAlgo_t algo = choose(perf, got, tf32, d.conv, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM);
-  size_t ws = 0;
-  CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, d.x, d.w, d.conv, d.y, algo, &ws));
-  void* wsp = workspace(stream, ws);
+  if (!p.fwd_ready) {
+    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    int got = 0;
+    CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, d.x, d.w, d.conv, d.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+                                                       &got, perf));
+    choose_into(perf, got, p.tf32, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, &p.fwd, &p.fwd_math);
+    CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, p.fwd_math));
+    CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, d.x, d.w, d.conv, d.y, p.fwd, &p.fwd_ws));
+    p.fwd_ready = true;
+  }
+  // The descriptor is shared by the three directions, whose math types may differ under TF32.
+  if (p.tf32) CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, p.fwd_math));
+  void* wsp = workspace(stream, p.fwd_ws);
   const float one = 1.f, zero = 0.f;
-  CUDNN_CHECK(cudnnConvolutionForward(h, &one, d.x, x, d.w, w, d.conv, algo, wsp, ws, &zero, d.y, y));
+  CUDNN_CHECK(cudnnConvolutionForward(h, &one, d.x, x, d.w, w, d.conv, p.fwd, wsp, p.fwd_ws, &zero, d.y, y));
   if (!b) return;
-  cudnnTensorDescriptor_t bd = nullptr;
-  CUDNN_CHECK(cudnnCreateTensorDescriptor(&bd));
-  cudnnStatus_t st =
-      cudnnSetTensor4dDescriptor(bd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, to_int(cs.k, "conv k"), 1, 1);
-  if (st == CUDNN_STATUS_SUCCESS) st = cudnnAddTensor(h, &one, bd, b, &one, d.y, y);
-  cudnnDestroyTensorDescriptor(bd);
-  CUDNN_CHECK(st);
+  if (!p.bias) {
+    CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.bias));
+    CUDNN_CHECK(cudnnSetTensor4dDescriptor(p.bias, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, to_int(cs.k, "conv k"), 1, 1));
+  }
+  CUDNN_CHECK(cudnnAddTensor(h, &one, p.bias, b, &one, d.y, y));
 }
 
 void conv2d_backward_input(const ConvShape& cs, const float* g, const float* w, float* gx, void* stream) {
   if (empty_problem(cs, gx, cs.n * cs.c * cs.h * cs.w, stream)) return;
-  const bool tf32 = tf32_allowed(stream);
-  ConvDescs d(cs, tf32);
+  ConvPlan& p = plan_for(cs, stream);
+  ConvDescs& d = p.d;
   cudnnHandle_t h = dnn(stream);
-  cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-  int got = 0;
-  CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.w, d.y, d.conv, d.x,
-                                                          CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got, perf));
-  const cudnnConvolutionBwdDataAlgo_t algo = choose(perf, got, tf32, d.conv, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1);
-  size_t ws = 0;
-  CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w, d.y, d.conv, d.x, algo, &ws));
-  void* wsp = workspace(stream, ws);
+  if (!p.bwd_data_ready) {
+    cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+    int got = 0;
+    CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.w, d.y, d.conv, d.x,
+                                                            CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got, perf));
+    choose_into(perf, got, p.tf32, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, &p.bwd_data, &p.bwd_data_math);
+    CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, p.bwd_data_math));
+    CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w, d.y, d.conv, d.x, p.bwd_data, &p.bwd_data_ws));
+    p.bwd_data_ready = true;
+  }
+  if (p.tf32) CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, p.bwd_data_math));
+  void* wsp = workspace(stream, p.bwd_data_ws);
   const float one = 1.f, zero = 0.f;
-  CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, d.w, w, d.y, g, d.conv, algo, wsp, ws, &zero, d.x, gx));
+  CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, d.w, w, d.y, g, d.conv, p.bwd_data, wsp, p.bwd_data_ws, &zero,
+                                           d.x, gx));
 }
 
 void conv2d_backward_weight(const ConvShape& cs, const float* x, const float* g, float* gw, void* stream) {
   if (empty_problem(cs, gw, cs.k * cs.c * cs.r * cs.s, stream)) return;
-  const bool tf32 = tf32_allowed(stream);
-  ConvDescs d(cs, tf32);
+  ConvPlan& p = plan_for(cs, stream);
+  ConvDescs& d = p.d;
   cudnnHandle_t h = dnn(stream);
-  cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-  int got = 0;
-  CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.x, d.y, d.conv, d.w,
-                                                            CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got, perf));
-  const cudnnConvolutionBwdFilterAlgo_t algo = choose(perf, got, tf32, d.conv, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1);
-  size_t ws = 0;
-  CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.x, d.y, d.conv, d.w, algo, &ws));
-  void* wsp = workspace(stream, ws);
+  if (!p.bwd_filter_ready) {
+    cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+    int got = 0;
+    CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.x, d.y, d.conv, d.w,
+                                                              CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got, perf));
+    choose_into(perf, got, p.tf32, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, &p.bwd_filter, &p.bwd_filter_math);
+    CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, p.bwd_filter_math));
+    CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.x, d.y, d.conv, d.w, p.bwd_filter,
+                                                              &p.bwd_filter_ws));
+    p.bwd_filter_ready = true;
+  }
+  if (p.tf32) CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, p.bwd_filter_math));
+  void* wsp = workspace(stream, p.bwd_filter_ws);
   const float one = 1.f, zero = 0.f;
-  CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, d.x, x, d.y, g, d.conv, algo, wsp, ws, &zero, d.w, gw));
+  CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, d.x, x, d.y, g, d.conv, p.bwd_filter, wsp, p.bwd_filter_ws,
+                                             &zero, d.w, gw));
 }
 
 #else  // direct convolution: no cuDNN in this build

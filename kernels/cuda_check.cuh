@@ -12,6 +12,7 @@
 #include <climits>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include "kernels/common.h"
 #ifdef YOCO_WITH_CUDNN
 #include <cudnn.h>
@@ -27,6 +28,10 @@ struct CudaHandles {
   void* workspace = nullptr;         // cuDNN scratch, grown on demand (stream-ordered by the single stream)
   size_t ws_bytes = 0;
   const bool* allow_tf32 = nullptr;  // points at Context::allow_tf32 (read at each call, never copied)
+  // Per-shape convolution plans (descriptors + chosen algorithms), owned here so they die with the context;
+  // opaque because only kernels/conv.cu knows the type. Querying cuDNN's heuristics on every call cost far more
+  // host time than the convolutions themselves at our sizes.
+  std::shared_ptr<void> conv_plans;
 };
 
 inline CudaHandles& handles(void* s) {

@@ -1,14 +1,17 @@
 // apps/bench: times ConvNet-3 training steps and IDC gradient-matching steps on our engine (median of N runs
 // after warm-up) and reports peak memory; bench/compare.py runs PyTorch on the same cases and prints ratios.
+// --graph (CUDA) also times the train/match steps replayed from a captured CUDA graph (rows "<case>+graph").
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include "apps/common/cli.h"
+#include "apps/bench/lbpe_bench.h"
 #include "apps/common/matching.h"
 #include "data/augment.h"
 #include "data/decode.h"
 #include "engine/autograd.h"
 #include "engine/context.h"
+#include "engine/cuda_graph.h"
 #include "engine/ops.h"
 #include "engine/optim.h"
 #include "models/convnet.h"
@@ -35,39 +38,50 @@ ConvNetConfig net_config(const Case& c) {
   return nc;
 }
 
+// Steps built with graph = true are for CUDA-graph capture, where host syncs are illegal: no trailing
+// .item(), and the labels are expanded to one-hot targets once, up front, because cross_entropy builds its
+// one-hot mask on the host (engine/ops_softmax.cpp one_hot). cross_entropy_soft with those targets is the
+// same arithmetic: -sum(onehot * log_softmax(logits)) / n.
+Tensor loss_of(const Tensor& logits, const Tensor& labels, const Tensor& onehot) {
+  return onehot.defined() ? cross_entropy_soft(logits, onehot) : cross_entropy(logits, labels);
+}
+
 // One training step: forward, cross-entropy, backward, SGD (momentum 0.9, wd 5e-4).
-std::function<void()> train_step(const Case& c, int64_t batch, Device dev) {
+std::function<void()> train_step(const Case& c, int64_t batch, Device dev, bool graph) {
   auto net = std::make_shared<ConvNet>(net_config(c), 1, dev);
   auto opt = std::make_shared<SGD>(net->parameters(), 0.01f, 0.9f, 5e-4f);
   Tensor x = rand_uniform({batch, c.channels, c.size, c.size}, 2, 0, 0, -1.f, 1.f, dev);
   std::vector<int64_t> lab(batch);
   for (int64_t i = 0; i < batch; ++i) lab[i] = i % 10;
   Tensor y = from_int_vector(lab, {batch}, dev);
-  return [net, opt, x, y] {
-    Tensor loss = cross_entropy(net->forward(x), y);
+  Tensor target = graph ? one_hot(y, 10) : Tensor();
+  return [net, opt, x, y, target, graph] {
+    Tensor loss = loss_of(net->forward(x), y, target);
     opt->zero_grad();
     backward(loss);
     opt->step();
-    loss.item();  // synchronises with the device
+    if (!graph) loss.item();  // synchronises with the device
   };
 }
 
 // One IDC matching step for one class: real grads (no graph), synthetic grads (create_graph), l1 distance
 // over conv weights, gradient to the synthetic images.
-std::function<void()> match_step(const Case& c, int64_t n_real, int64_t n_syn, Device dev) {
+std::function<void()> match_step(const Case& c, int64_t n_real, int64_t n_syn, Device dev, bool graph) {
   auto net = std::make_shared<ConvNet>(net_config(c), 1, dev);
   Tensor xr = rand_uniform({n_real, c.channels, c.size, c.size}, 3, 0, 0, -1.f, 1.f, dev);
   Tensor xs = rand_uniform({n_syn, c.channels, c.size, c.size}, 4, 0, 0, -1.f, 1.f, dev);
   xs.set_requires_grad(true);
   Tensor yr = from_int_vector(std::vector<int64_t>(n_real, 3), {n_real}, dev);
   Tensor ys = from_int_vector(std::vector<int64_t>(n_syn, 3), {n_syn}, dev);
-  return [net, xr, xs, yr, ys] {
+  Tensor tr = graph ? one_hot(yr, 10) : Tensor(), ts = graph ? one_hot(ys, 10) : Tensor();
+  return [net, xr, xs, yr, ys, tr, ts, graph] {
     std::vector<Tensor> w = net->conv_weights();
-    std::vector<Tensor> gr = grad({cross_entropy(net->forward(xr), yr)}, w);
-    std::vector<Tensor> gs = grad({cross_entropy(net->forward(xs), ys)}, w, {}, true);
+    std::vector<Tensor> gr = grad({loss_of(net->forward(xr), yr, tr)}, w);
+    std::vector<Tensor> gs = grad({loss_of(net->forward(xs), ys, ts)}, w, {}, true);
     Tensor d = app::match_distance(gr, gs, app::MatchMetric::L1);
     Tensor gx = grad({d}, {xs})[0];
-    sum(gx).item();  // synchronises with the device
+    Tensor total = sum(gx);
+    if (!graph) total.item();  // synchronises with the device
   };
 }
 
@@ -113,57 +127,115 @@ std::function<void()> inner_step(const Case& c, Device dev) {
   };
 }
 
+struct Timing {
+  std::vector<double> ms;
+  double peak_mib = 0;
+};
+
+// Runs `run` reps times, each followed by a device sync, timing each run and the peak memory above the
+// memory live before the first.
+Timing time_runs(const std::function<void()>& run, int64_t reps, Device dev) {
+  CachingAllocator& alloc = Context::get().allocator(dev);
+  alloc.reset_peak();
+  const size_t base = alloc.stats().live_bytes;
+  Timing t;
+  for (int64_t i = 0; i < reps; ++i) {
+    Context::get().synchronize();
+    auto t0 = std::chrono::steady_clock::now();
+    run();
+    Context::get().synchronize();
+    t.ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  t.peak_mib = static_cast<double>(alloc.stats().peak_bytes - base) / (1 << 20);
+  return t;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Engine benchmarks: ConvNet-3 train step and IDC gradient-matching step"};
   std::string device = "cpu", json_out, cases_arg = "train28,train32,match28,match32,inner28,score28";
   int64_t reps = 10, warmup = 3, batch = 256, n_real = 64, n_syn = 40;
+  bool graph = false;
   app.add_option("--device", device, "cpu | cuda");
   app.add_option("--reps", reps, "timed runs (median reported)")->check(CLI::PositiveNumber);
   app.add_option("--warmup", warmup, "untimed runs first");
   app.add_option("--batch", batch, "train-step batch")->check(CLI::PositiveNumber);
   app.add_option("--real", n_real, "matching step: real images")->check(CLI::PositiveNumber);
   app.add_option("--syn", n_syn, "matching step: synthetic images")->check(CLI::PositiveNumber);
-  app.add_option("--cases", cases_arg, "comma list of train28, train32, match28, match32, inner28, score28");
+  app.add_option("--cases", cases_arg,
+                 "comma list of train28, train32, match28, match32, inner28, score28, lbpe (the fused per-sample "
+                 "kernel's bandwidth against a device copy; not in the default list)");
   app.add_option("--json", json_out, "write results as JSON");
+  app.add_flag("--graph", graph, "CUDA: also time train/match steps replayed from a captured CUDA graph");
   return app::run_cli("bench", app, argc, argv, [&] {
     Device dev = app::parse_device(device);
+    if (graph && dev != Device::CUDA) {
+      std::printf("--graph: CUDA graphs need --device cuda; ignored on CPU\n");
+      graph = false;
+    }
     std::vector<Case> all = {{"train28", 1, 28, false}, {"train32", 3, 32, false}, {"match28", 1, 28, true},
                              {"match32", 3, 32, true},   {"inner28", 1, 28, true},   {"score28", 1, 28, false}};
     nlohmann::json out = nlohmann::json::array();
     std::printf("%-9s %-34s %10s %10s %12s\n", "case", "what", "median ms", "min ms", "peak MiB");
     for (const Case& c : all) {
       if (("," + cases_arg + ",").find("," + c.name + ",") == std::string::npos) continue;
-      auto step = c.name == "inner28" ? inner_step(c, dev)
-                  : c.matching        ? match_step(c, n_real, n_syn, dev)
-                                      : train_step(c, c.name == "score28" ? 64 : batch, dev);
+      const int64_t train_batch = c.name == "score28" ? 64 : batch;
+      // inner28 uploads labels from the host inside its step, so it cannot be captured.
+      const bool graphable = c.name != "inner28";
+      auto build = [&](bool for_graph) {
+        return c.name == "inner28" ? inner_step(c, dev)
+               : c.matching        ? match_step(c, n_real, n_syn, dev, for_graph)
+                                   : train_step(c, train_batch, dev, for_graph);
+      };
+      auto step = build(false);
       for (int64_t i = 0; i < warmup; ++i) step();
       Context::get().profiler().reset();
-      CachingAllocator& alloc = Context::get().allocator(dev);
-      alloc.reset_peak();
-      size_t base = alloc.stats().live_bytes;
-      std::vector<double> ms;
-      for (int64_t i = 0; i < reps; ++i) {
-        auto t0 = std::chrono::steady_clock::now();
-        step();
-        Context::get().synchronize();
-        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-      }
-      double peak = static_cast<double>(alloc.stats().peak_bytes - base) / (1 << 20);
+      Timing t = time_runs(step, reps, dev);
       std::string what = c.name == "inner28"   ? std::string("IDC inner step, 10 classes, no aug")
                        : c.name == "score28" ? std::string("scoring-run step, batch 64, 1x28x28")
                        : c.matching ? cat(n_real, " real + ", n_syn, " syn, ", c.channels, "x", c.size, "x", c.size)
                                      : cat("batch ", batch, ", ", c.channels, "x", c.size, "x", c.size);
-      std::printf("%-9s %-34s %10.1f %10.1f %12.1f\n", c.name.c_str(), what.c_str(), median(ms),
-                  *std::min_element(ms.begin(), ms.end()), peak);
+      const double med = median(t.ms), mn = *std::min_element(t.ms.begin(), t.ms.end());
+      std::printf("%-9s %-34s %10.1f %10.1f %12.1f\n", c.name.c_str(), what.c_str(), med, mn, t.peak_mib);
       if (Context::get().profiler().enabled())
         std::printf("per-kernel time over %lld runs:\n%s", static_cast<long long>(reps),
                     Context::get().profiler().report().c_str());
       std::fflush(stdout);
-      out.push_back({{"case", c.name}, {"what", what}, {"median_ms", median(ms)},
-                     {"min_ms", *std::min_element(ms.begin(), ms.end())}, {"peak_mib", peak}, {"device", device}});
+      out.push_back({{"case", c.name}, {"what", what}, {"median_ms", med}, {"min_ms", mn}, {"peak_mib", t.peak_mib},
+                     {"device", device}});
+      if (!graph || !graphable) continue;
+
+      // The same step replayed from a CUDA graph: warm-up fills the allocator's cache (capture may not
+      // allocate), one capture, then timed replays. The eager step's memory is released first.
+      step = nullptr;
+      const std::string gname = c.name + "+graph";
+      auto gstep = build(true);
+      for (int64_t i = 0; i < std::max<int64_t>(warmup, 3); ++i) gstep();
+      CachingAllocator& alloc = Context::get().allocator(dev);
+      alloc.reset_peak();  // the graph's memory is what its capture allocates: replays allocate nothing
+      const size_t base = alloc.stats().live_bytes;
+      CudaGraph g;
+      try {
+        g.capture(gstep);
+      } catch (const std::exception& e) {
+        // Capture is the experimental part: report why and keep benchmarking the other cases.
+        std::printf("%s: capture failed: %s\n", gname.c_str(), e.what());
+        std::fflush(stdout);
+        out.push_back({{"case", gname}, {"what", what}, {"graph", true}, {"error", e.what()}, {"device", device}});
+        continue;
+      }
+      const double capture_peak = static_cast<double>(alloc.stats().peak_bytes - base) / (1 << 20);
+      Timing tg = time_runs([&g] { g.replay(); }, reps, dev);
+      tg.peak_mib = std::max(tg.peak_mib, capture_peak);
+      const double gmed = median(tg.ms), gmn = *std::min_element(tg.ms.begin(), tg.ms.end());
+      std::printf("%-9s %-34s %10.1f %10.1f %12.1f\n", gname.c_str(), what.c_str(), gmed, gmn, tg.peak_mib);
+      out.push_back({{"case", gname}, {"what", what}, {"median_ms", gmed}, {"min_ms", gmn}, {"peak_mib", tg.peak_mib},
+                     {"device", device}, {"graph", true}});
+      std::fflush(stdout);
     }
+    if (("," + cases_arg + ",").find(",lbpe,") != std::string::npos)
+      for (auto& r : bench::bench_lbpe_bandwidth(dev, reps)) out.push_back(r);
     if (!json_out.empty()) app::write_json_atomic(json_out, out);
   });
 }

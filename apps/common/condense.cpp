@@ -106,6 +106,7 @@ float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg,
   double loss_sum = 0;
   for (int64_t c = 0; c < train.num_classes; ++c) {
     if (cfg.stop && cfg.stop->load()) return static_cast<float>(loss_sum / std::max<int64_t>(c, 1));
+    NvtxRange nvtx("match_step");
     const uint64_t key = (static_cast<uint64_t>(outer) * static_cast<uint64_t>(cfg.inner) + static_cast<uint64_t>(inner)) *
                              static_cast<uint64_t>(train.num_classes) + static_cast<uint64_t>(c);
     // Real batch of class c, normalised then augmented with the shared (Siamese) draw.
@@ -205,6 +206,7 @@ bool condense_run(const data::Dataset& train, const CondenseConfig& cfg, Condens
   auto t0 = Clock::now();
   const int64_t start = st.next_outer;
   for (int64_t outer = st.next_outer; outer < cfg.niter; ++outer) {
+    NvtxRange nvtx("condense_outer");
     // Snapshot of the last complete outer iteration: what a signal-time checkpoint writes.
     CondenseState snapshot = st;
     for (size_t c = 0; c < st.stored.size(); ++c) {

@@ -47,6 +47,7 @@ ScoreTable run_scoring(const data::CondensedSet& set, const ScoringOptions& opt,
   t.difficulty["aum"] = neg_aum;
   // Entropy and features of the final model on the un-augmented (normalised) sub-images.
   {
+    NvtxRange nvtx("scoring_pass");
     NoGradGuard no_grad;
     net.set_training(false);
     std::vector<float> ent, feats;

@@ -77,6 +77,7 @@ ConvNetConfig convnet_for(const data::Dataset& d) {
 float train_batch(ConvNet& net, SGD& opt, const data::Dataset& train, const std::vector<int64_t>& idx,
                   const data::Dsa* dsa, float cutmix_p, uint64_t seed, uint64_t draw_id, Tensor* logits_out,
                   Tensor* labels_out) {
+  NvtxRange nvtx("train_batch");
   const Device dev = net.device();
   const int64_t b = static_cast<int64_t>(idx.size());
   Tensor x = index_select(train.images, 0, from_int_vector(idx, {b})).to(dev);
@@ -124,6 +125,7 @@ TrainResult train_model(ConvNet& net, const data::Dataset& train, const data::Da
   double last_print = -1e9;
   int64_t step = 0, seen = 0;
   for (int64_t epoch = 0; epoch < cfg.epochs; ++epoch) {
+    NvtxRange nvtx("train_epoch");
     std::vector<int64_t> order = shuffled_indices(n, cfg.seed, kShuffleStream, static_cast<uint64_t>(epoch));
     double loss_sum = 0;
     Tensor y_hook;
