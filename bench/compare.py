@@ -3,7 +3,8 @@
 the engine/PyTorch ratio table. PyTorch here is only a reference; the engine never uses it.
 
 Usage: bench/compare.py [--bench build/apps/bench/bench] [--device cpu|cuda] [--reps 10] [--out docs/bench.json]
-                        [--graph]
+                        [--graph] [--tf32 off|on]
+--tf32 (CUDA) sets the precision of both sides: off (default) is FP32 everywhere, on lets both use TF32.
 --graph (CUDA) adds the engine's CUDA-graph replay rows (<case>+graph), each compared with PyTorch eager of
 the same case.
 Run through bench/run.sh on CPU so PyTorch gets 2 threads and the allocator settings from the issue.
@@ -125,7 +126,13 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default="")
     ap.add_argument("--graph", action="store_true", help="also time the engine's CUDA-graph replays (CUDA only)")
+    ap.add_argument("--tf32", choices=["off", "on"], default="off",
+                    help="CUDA precision of BOTH sides: off = FP32 convolutions and matmuls (the engine's default; "
+                         "PyTorch's own default runs cuDNN convolutions in TF32), on = TF32 allowed in both")
     a = ap.parse_args()
+    # Same arithmetic on both sides, or the ratio compares precisions rather than implementations.
+    torch.backends.cudnn.allow_tf32 = a.tf32 == "on"
+    torch.backends.cuda.matmul.allow_tf32 = a.tf32 == "on"
     if a.device == "cpu":
         torch.set_num_threads(a.threads)
     cases = {"train28": (1, 28, False), "train32": (3, 32, False), "match28": (1, 28, True), "match32": (3, 32, True),
@@ -137,6 +144,8 @@ def main():
            "--real", str(a.real), "--syn", str(a.syn), "--json", eng_json]
     if a.graph:
         cmd.append("--graph")
+    if a.tf32 == "on":
+        cmd.append("--allow-tf32")
     print("engine:", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, env=env)
     engine = {r["case"]: r for r in json.load(open(eng_json))}
@@ -166,13 +175,14 @@ def main():
     for r in rows:
         print("| %s | %s | %.1f | %.1f | %.2f | %.1f |" % (r["case"], r["what"], r["engine_ms"], r["torch_ms"],
                                                         r["ratio"], r["engine_peak_mib"]))
-    print("(%s, median of %d runs after %d warm-up)" % (dev_name, a.reps, a.warmup))
+    print("(%s, median of %d runs after %d warm-up%s)" % (dev_name, a.reps, a.warmup,
+          ", TF32 %s on both sides" % a.tf32 if a.device == "cuda" else ""))
     for r in rows:
         if r["case"] in ("score28", "score28+graph"):
             print("scoring throughput%s: engine %.0f img/s, PyTorch %.0f img/s" % (
                 " (engine CUDA graph)" if r.get("graph") else "", 64e3 / r["engine_ms"], 64e3 / r["torch_ms"]))
     if a.out:
-        json.dump({"device": dev_name, "torch": torch.__version__, "rows": rows}, open(a.out, "w"), indent=2)
+        json.dump({"device": dev_name, "torch": torch.__version__, "tf32": a.tf32, "rows": rows}, open(a.out, "w"), indent=2)
 
 
 if __name__ == "__main__":

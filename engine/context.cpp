@@ -21,6 +21,9 @@ Context::Context() : cpu_alloc_(new CachingAllocator(Device::CPU)) {
   profiler_.set_nvtx(nvtx && nvtx[0] == '1');
   const char* conv = std::getenv("YOCO_CONV");
   if (conv && std::string(conv) == "im2col") conv_algo = kernels::ConvAlgo::Im2col;
+  // TF32 stays off unless asked for: CUDA results must match the FP32 CPU oracle to 1e-5.
+  const char* tf32 = std::getenv("YOCO_ALLOW_TF32");
+  allow_tf32 = tf32 && tf32[0] == '1';
 }
 
 Context::~Context() {

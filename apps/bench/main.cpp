@@ -168,8 +168,11 @@ int main(int argc, char** argv) {
                  "kernel's bandwidth against a device copy; not in the default list)");
   app.add_option("--json", json_out, "write results as JSON");
   app.add_flag("--graph", graph, "CUDA: also time train/match steps replayed from a captured CUDA graph");
+  bool tf32 = false;
+  app.add_flag("--allow-tf32", tf32, "CUDA: let cuBLAS/cuDNN use TF32 tensor cores (default: FP32, as YOCO_ALLOW_TF32)");
   return app::run_cli("bench", app, argc, argv, [&] {
     Device dev = app::parse_device(device);
+    if (tf32) Context::get().allow_tf32 = true;
     if (graph && dev != Device::CUDA) {
       std::printf("--graph: CUDA graphs need --device cuda; ignored on CPU\n");
       graph = false;
