@@ -23,14 +23,7 @@ namespace {
 
 constexpr Device kCuda = Device::CUDA;
 
-bool cuda_ready() {
-  static const bool ok = [] {
-    const bool a = Context::get().cuda_available();
-    if (!a) test::skip_suite("no CUDA device");
-    return a;
-  }();
-  return ok;
-}
+using test::cuda_ready;
 
 ConvNetConfig small_net() {
   ConvNetConfig c;

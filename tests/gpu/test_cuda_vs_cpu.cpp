@@ -28,15 +28,7 @@ namespace {
 // by ~1 ulp in device libm (expf, logf, ...): norm-wise relative differences stay near 1e-6.
 constexpr double kTol = 1e-5;
 
-// True when a device is present; otherwise marks the suite skipped (once) so CTest reports "skipped".
-bool cuda_ready() {
-  static const bool ok = [] {
-    const bool a = Context::get().cuda_available();
-    if (!a) test::skip_suite("no CUDA device");
-    return a;
-  }();
-  return ok;
-}
+using test::cuda_ready;
 
 using Inputs = std::vector<Tensor>;
 // An op under test: builds its output from differentiable inputs on device d (fixed non-differentiable

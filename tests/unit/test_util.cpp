@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <limits>
 #include <unistd.h>
+#include "engine/context.h"
 #include "engine/ops.h"
 
 namespace yoco::test {
@@ -77,6 +78,15 @@ TempDir::~TempDir() {
 void skip_suite(const std::string& why) {
   std::printf("[yoco tests] SKIPPED: %s\n", why.c_str());
   setenv("YOCO_TEST_SKIPPED_ALL", "1", 1);
+}
+
+bool cuda_ready() {
+  static const bool ok = [] {
+    const bool a = Context::get().cuda_available();
+    if (!a) skip_suite("no CUDA device");
+    return a;
+  }();
+  return ok;
 }
 
 }  // namespace yoco::test

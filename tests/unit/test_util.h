@@ -38,4 +38,7 @@ struct TempDir {
 // Marks the whole executable as skipped (exit code 77 for CTest) after the run, with a reason printed.
 void skip_suite(const std::string& why);
 
+// True when a CUDA device is present; otherwise marks the suite skipped (once) so CTest reports "skipped".
+bool cuda_ready();
+
 }  // namespace yoco::test
