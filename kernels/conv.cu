@@ -79,18 +79,24 @@ bool empty_problem(const ConvShape& cs, float* out, int64_t out_elems, void* s) 
   return true;
 }
 
-// One convolution problem's descriptors and, per direction, the algorithm chosen once by cuDNN's heuristics
-// (with its math type and workspace size). Looked up by shape on every call instead of re-deriving them.
+// One direction's algorithm, chosen once by cuDNN's heuristics, with its math type and workspace size.
+template <class Algo>
+struct DirPlan {
+  bool ready = false;
+  Algo algo{};
+  cudnnMathType_t math = CUDNN_FMA_MATH;
+  size_t ws = 0;
+};
+
+// One convolution problem's descriptors and its three directions' choices. Looked up by shape on every call
+// instead of re-deriving them.
 struct ConvPlan {
   ConvPlan(const ConvShape& cs, bool tf32) : d(cs, tf32), tf32(tf32) {}
   ConvDescs d;
   bool tf32;
-  bool fwd_ready = false, bwd_data_ready = false, bwd_filter_ready = false;
-  cudnnConvolutionFwdAlgo_t fwd{};
-  cudnnConvolutionBwdDataAlgo_t bwd_data{};
-  cudnnConvolutionBwdFilterAlgo_t bwd_filter{};
-  cudnnMathType_t fwd_math = CUDNN_FMA_MATH, bwd_data_math = CUDNN_FMA_MATH, bwd_filter_math = CUDNN_FMA_MATH;
-  size_t fwd_ws = 0, bwd_data_ws = 0, bwd_filter_ws = 0;
+  DirPlan<cudnnConvolutionFwdAlgo_t> fwd;
+  DirPlan<cudnnConvolutionBwdDataAlgo_t> bwd_data;
+  DirPlan<cudnnConvolutionBwdFilterAlgo_t> bwd_filter;
   cudnnTensorDescriptor_t bias = nullptr;  // 1 x k x 1 x 1, made on first biased forward
   ~ConvPlan() {
     if (bias) cudnnDestroyTensorDescriptor(bias);
@@ -113,12 +119,26 @@ ConvPlan& plan_for(const ConvShape& cs, void* s) {
   return *it->second;
 }
 
-// The chosen candidate's algorithm and math type (FMA_MATH unless TF32 is allowed and the candidate needs it).
-template <class Perf, class Algo>
-void choose_into(const Perf* perf, int count, bool tf32, Algo fallback, Algo* algo, cudnnMathType_t* math) {
-  const int i = pick_algo(perf, count, tf32);
-  *algo = i < 0 ? fallback : perf[i].algo;
-  *math = (i >= 0 && tf32) ? perf[i].mathType : (tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH);
+// On first use of a direction: the heuristics' candidates (`query(count, &got, perf)`), the chosen algorithm
+// and math type (FMA_MATH unless TF32 is allowed and the candidate needs it), its workspace size
+// (`ws_of(algo, &bytes)`). On every use: the shared descriptor gets this direction's math type (the three may
+// differ under TF32) and the workspace is grown to fit. Returns the workspace.
+template <int kCount, class Perf, class Algo, class Query, class WsOf>
+void* prepare(DirPlan<Algo>& dp, ConvPlan& p, Algo fallback, Query query, WsOf ws_of, void* stream) {
+  if (!dp.ready) {
+    Perf perf[kCount];
+    int got = 0;
+    CUDNN_CHECK(query(kCount, &got, perf));
+    const int i = pick_algo(perf, got, p.tf32);
+    dp.algo = i < 0 ? fallback : perf[i].algo;
+    dp.math = (i >= 0 && p.tf32) ? perf[i].mathType : (p.tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH);
+    CUDNN_CHECK(cudnnSetConvolutionMathType(p.d.conv, dp.math));
+    CUDNN_CHECK(ws_of(dp.algo, &dp.ws));
+    dp.ready = true;
+  } else if (p.tf32) {
+    CUDNN_CHECK(cudnnSetConvolutionMathType(p.d.conv, dp.math));
+  }
+  return workspace(stream, dp.ws);
 }
 }  // namespace
 
@@ -127,21 +147,17 @@ void conv2d_forward(const ConvShape& cs, const float* x, const float* w, const f
   ConvPlan& p = plan_for(cs, stream);
   ConvDescs& d = p.d;
   cudnnHandle_t h = dnn(stream);
-  if (!p.fwd_ready) {
-    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-    int got = 0;
-    CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, d.x, d.w, d.conv, d.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
-                                                       &got, perf));
-    choose_into(perf, got, p.tf32, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, &p.fwd, &p.fwd_math);
-    CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, p.fwd_math));
-    CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, d.x, d.w, d.conv, d.y, p.fwd, &p.fwd_ws));
-    p.fwd_ready = true;
-  }
-  // The descriptor is shared by the three directions, whose math types may differ under TF32.
-  if (p.tf32) CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, p.fwd_math));
-  void* wsp = workspace(stream, p.fwd_ws);
+  void* wsp = prepare<CUDNN_CONVOLUTION_FWD_ALGO_COUNT, cudnnConvolutionFwdAlgoPerf_t>(
+      p.fwd, p, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM,
+      [&](int n, int* got, cudnnConvolutionFwdAlgoPerf_t* perf) {
+        return cudnnGetConvolutionForwardAlgorithm_v7(h, d.x, d.w, d.conv, d.y, n, got, perf);
+      },
+      [&](cudnnConvolutionFwdAlgo_t a, size_t* ws) {
+        return cudnnGetConvolutionForwardWorkspaceSize(h, d.x, d.w, d.conv, d.y, a, ws);
+      },
+      stream);
   const float one = 1.f, zero = 0.f;
-  CUDNN_CHECK(cudnnConvolutionForward(h, &one, d.x, x, d.w, w, d.conv, p.fwd, wsp, p.fwd_ws, &zero, d.y, y));
+  CUDNN_CHECK(cudnnConvolutionForward(h, &one, d.x, x, d.w, w, d.conv, p.fwd.algo, wsp, p.fwd.ws, &zero, d.y, y));
   if (!b) return;
   if (!p.bias) {
     CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.bias));
@@ -155,21 +171,18 @@ void conv2d_backward_input(const ConvShape& cs, const float* g, const float* w, 
   ConvPlan& p = plan_for(cs, stream);
   ConvDescs& d = p.d;
   cudnnHandle_t h = dnn(stream);
-  if (!p.bwd_data_ready) {
-    cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-    int got = 0;
-    CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.w, d.y, d.conv, d.x,
-                                                            CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got, perf));
-    choose_into(perf, got, p.tf32, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, &p.bwd_data, &p.bwd_data_math);
-    CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, p.bwd_data_math));
-    CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w, d.y, d.conv, d.x, p.bwd_data, &p.bwd_data_ws));
-    p.bwd_data_ready = true;
-  }
-  if (p.tf32) CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, p.bwd_data_math));
-  void* wsp = workspace(stream, p.bwd_data_ws);
+  void* wsp = prepare<CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, cudnnConvolutionBwdDataAlgoPerf_t>(
+      p.bwd_data, p, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1,
+      [&](int n, int* got, cudnnConvolutionBwdDataAlgoPerf_t* perf) {
+        return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.w, d.y, d.conv, d.x, n, got, perf);
+      },
+      [&](cudnnConvolutionBwdDataAlgo_t a, size_t* ws) {
+        return cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w, d.y, d.conv, d.x, a, ws);
+      },
+      stream);
   const float one = 1.f, zero = 0.f;
-  CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, d.w, w, d.y, g, d.conv, p.bwd_data, wsp, p.bwd_data_ws, &zero,
-                                           d.x, gx));
+  CUDNN_CHECK(cudnnConvolutionBackwardData(h, &one, d.w, w, d.y, g, d.conv, p.bwd_data.algo, wsp, p.bwd_data.ws,
+                                           &zero, d.x, gx));
 }
 
 void conv2d_backward_weight(const ConvShape& cs, const float* x, const float* g, float* gw, void* stream) {
@@ -177,22 +190,18 @@ void conv2d_backward_weight(const ConvShape& cs, const float* x, const float* g,
   ConvPlan& p = plan_for(cs, stream);
   ConvDescs& d = p.d;
   cudnnHandle_t h = dnn(stream);
-  if (!p.bwd_filter_ready) {
-    cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-    int got = 0;
-    CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.x, d.y, d.conv, d.w,
-                                                              CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got, perf));
-    choose_into(perf, got, p.tf32, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, &p.bwd_filter, &p.bwd_filter_math);
-    CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, p.bwd_filter_math));
-    CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.x, d.y, d.conv, d.w, p.bwd_filter,
-                                                              &p.bwd_filter_ws));
-    p.bwd_filter_ready = true;
-  }
-  if (p.tf32) CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, p.bwd_filter_math));
-  void* wsp = workspace(stream, p.bwd_filter_ws);
+  void* wsp = prepare<CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, cudnnConvolutionBwdFilterAlgoPerf_t>(
+      p.bwd_filter, p, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1,
+      [&](int n, int* got, cudnnConvolutionBwdFilterAlgoPerf_t* perf) {
+        return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.x, d.y, d.conv, d.w, n, got, perf);
+      },
+      [&](cudnnConvolutionBwdFilterAlgo_t a, size_t* ws) {
+        return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.x, d.y, d.conv, d.w, a, ws);
+      },
+      stream);
   const float one = 1.f, zero = 0.f;
-  CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, d.x, x, d.y, g, d.conv, p.bwd_filter, wsp, p.bwd_filter_ws,
-                                             &zero, d.w, gw));
+  CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, &one, d.x, x, d.y, g, d.conv, p.bwd_filter.algo, wsp,
+                                             p.bwd_filter.ws, &zero, d.w, gw));
 }
 
 #else  // direct convolution: no cuDNN in this build

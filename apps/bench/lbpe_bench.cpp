@@ -1,5 +1,6 @@
 // Bandwidth benchmark of the fused per-sample statistics op (see lbpe_bench.h for what is measured).
 #include "apps/bench/lbpe_bench.h"
+#include "apps/bench/timing.h"
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -14,11 +15,6 @@
 namespace yoco::bench {
 
 namespace {
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 // Median seconds per call over `reps` rounds of `calls` back-to-back calls; the device is drained before and
 // after each round, so a round's wall time covers exactly its calls' work.

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include "apps/common/cli.h"
 #include "apps/bench/lbpe_bench.h"
+#include "apps/bench/timing.h"
 #include "apps/common/matching.h"
 #include "data/augment.h"
 #include "data/decode.h"
@@ -26,10 +27,7 @@ struct Case {
   bool matching;
 };
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using bench::median;
 
 ConvNetConfig net_config(const Case& c) {
   ConvNetConfig nc;
