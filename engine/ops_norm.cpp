@@ -1,4 +1,5 @@
-// Normalisation ops: group norm (fused kernels; composite backward when recorded) and batch norm (composite).
+// Normalisation ops: group norm and the fused norm→relu→pool tail (fused kernels; composite backward when
+// recorded), and batch norm (composite).
 #include <initializer_list>
 #include "engine/autograd.h"
 #include "engine/context.h"
@@ -79,6 +80,47 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& gamma, const Te
     return out;
   };
   return record(y, "group_norm", {x, gamma, beta}, backward);
+}
+
+Tensor group_norm_relu_pool(const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta, float eps) {
+  const GnDims d = group_norm_check(x, groups, gamma, beta);
+  YOCO_CHECK(x.dim() == 4 && x.size(2) % 2 == 0 && x.size(3) % 2 == 0,
+             "group_norm_relu_pool: x must be [N, C, H, W] with even H and W, got ", x.str());
+  const int64_t h = x.size(2), w = x.size(3);
+  Tensor y = empty({d.n, d.c, h / 2, w / 2}, DType::F32, x.device());
+  Tensor mu = empty({d.n, d.groups}, DType::F32, x.device());
+  Tensor rs = empty({d.n, d.groups}, DType::F32, x.device());
+  if (x.numel() > 0)
+    YOCO_DISPATCH(x, group_norm_relu_pool_forward, x.data<float>(), ptr_or_null(gamma), ptr_or_null(beta),
+                  y.data<float>(), mu.data<float>(), rs.data<float>(), d.n, d.c, h, w, d.groups, eps);
+  auto backward = [x, gamma, beta, d, eps, mu, rs](const Tensor& g, const std::vector<bool>& needs) {
+    if (Context::get().grad_enabled()) {
+      // Recorded (second order): the three ops' backwards in differentiable form. relu's mask is a constant
+      // (its derivative is zero almost everywhere), taken from the normalised values recomputed without history.
+      Tensor yn;
+      {
+        NoGradGuard no_grad;
+        yn = group_norm(x.detach(), d.groups, gamma.defined() ? gamma.detach() : Tensor(),
+                        beta.defined() ? beta.detach() : Tensor(), eps);
+      }
+      return group_norm_backward_composite(relu_backward(avg_pool2x2_backward(g, x.shape()), yn), x, gamma, d, eps,
+                                           needs);
+    }
+    std::vector<Tensor> out(3);
+    // dx always: the kernel stages the gradient at the norm's output in it.
+    Tensor dx = empty(x.shape(), DType::F32, x.device());
+    if (needs[0]) out[0] = dx;
+    if (needs[1]) out[1] = empty({d.c}, DType::F32, x.device());
+    if (needs[2]) out[2] = empty({d.c}, DType::F32, x.device());
+    float* dgamma = out[1].defined() ? out[1].data<float>() : nullptr;
+    float* dbeta = out[2].defined() ? out[2].data<float>() : nullptr;
+    if (x.numel() > 0)
+      YOCO_DISPATCH(x, group_norm_relu_pool_backward, g.data<float>(), x.data<float>(), mu.data<float>(),
+                    rs.data<float>(), ptr_or_null(gamma), ptr_or_null(beta), d.n, d.c, x.size(2), x.size(3),
+                    d.groups, dx.data<float>(), dgamma, dbeta);
+    return out;
+  };
+  return record(y, "group_norm_relu_pool", {x, gamma, beta}, backward);
 }
 
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor running_mean, Tensor running_var,

@@ -1,5 +1,7 @@
-// Normalisation family, CUDA: one block per (sample, group) for the statistics and dx, one block per channel
-// for dgamma/dbeta. Sums are in double through block_sum's fixed tree: deterministic, no atomics.
+// Normalisation family, CUDA: one block per (sample, group) for the statistics, dx and the per-plane sums of the
+// backward; one block per channel adds those sums over the samples (norm.h). Double sums through the fixed trees
+// of block_sum2: deterministic, no atomics. Indices inside a group are 32-bit (checked on the host).
+#include <climits>
 #include <cmath>
 #include "kernels/cuda_check.cuh"
 #include "kernels/norm.h"
@@ -7,94 +9,205 @@
 namespace yoco::kernels::cuda {
 
 namespace {
-// Block ng: mean and biased variance of its contiguous run of m = (c/groups)*s elements (two passes, as the
-// CPU: the mean first, then the centred second moment), then y through group_norm_apply.
-__global__ void gn_forward_kernel(const float* x, const float* gamma, const float* beta, float* y, float* mean,
-                                  float* rstd, int64_t c, int64_t s, int64_t groups, float eps) {
-  __shared__ double sh[kThreads];
-  const int64_t ng = blockIdx.x, cpg = c / groups, m = cpg * s;
-  const float* xg = x + ng * m;
-  double acc = 0.0;
-  for (int64_t i = threadIdx.x; i < m; i += kThreads) acc += xg[i];
-  const double mu = block_sum(acc, sh) / static_cast<double>(m);
-  double var = 0.0;
-  for (int64_t i = threadIdx.x; i < m; i += kThreads) {
-    const double d = xg[i] - mu;
-    var += d * d;
-  }
-  var = block_sum(var, sh) / static_cast<double>(m);
+// Mean and rstd of a group's m contiguous elements, as the CPU: the mean first, then the centred second moment.
+__device__ void group_stats(const float* xg, int m, float eps, double* sh, float* mean, float* rstd) {
+  double acc = 0.0, unused = 0.0;
+  for (int i = threadIdx.x; i < m; i += kThreads) acc += xg[i];
+  block_sum2(acc, unused, sh);
+  const double mu = acc / static_cast<double>(m);
   const float mu_f = static_cast<float>(mu);
-  const float rs = static_cast<float>(1.0 / sqrt(var + static_cast<double>(eps)));
+  double var = 0.0;
+  for (int i = threadIdx.x; i < m; i += kThreads) {
+    const float d = xg[i] - mu_f;  // float, as the CPU's centred sum
+    var += static_cast<double>(d) * d;
+  }
+  unused = 0.0;
+  block_sum2(var, unused, sh);
+  *mean = mu_f;
+  *rstd = static_cast<float>(1.0 / sqrt(var / static_cast<double>(m) + static_cast<double>(eps)));
+}
+
+__global__ void gn_forward_kernel(const float* x, const float* gamma, const float* beta, float* y, float* mean,
+                                  float* rstd, int c, int s, int groups, float eps) {
+  __shared__ double sh[kThreads];
+  const int64_t ng = blockIdx.x;
+  const int cpg = c / groups, m = cpg * s, c0 = static_cast<int>(ng % groups) * cpg;
+  const float* xg = x + ng * m;
+  float mu, rs;
+  group_stats(xg, m, eps, sh, &mu, &rs);
   if (threadIdx.x == 0) {
-    mean[ng] = mu_f;
+    mean[ng] = mu;
     rstd[ng] = rs;
   }
-  const int64_t c0 = (ng % groups) * cpg;
   float* yg = y + ng * m;
-  for (int64_t i = threadIdx.x; i < m; i += kThreads) {
-    const int64_t ch = c0 + i / s;
-    yg[i] = group_norm_apply(xg[i], mu_f, rs, gamma ? gamma[ch] : 1.f, beta ? beta[ch] : 0.f);
+  for (int i = threadIdx.x; i < m; i += kThreads) {
+    const int ch = c0 + i / s;
+    yg[i] = group_norm_apply(xg[i], mu, rs, gamma ? gamma[ch] : 1.f, beta ? beta[ch] : 0.f);
   }
 }
 
-// Block ng: the two group means a = mean(gxh), b = mean(gxh * xhat), then dx through group_norm_dx.
-__global__ void gn_dx_kernel(const float* g, const float* x, const float* mean, const float* rstd, const float* gamma,
-                             int64_t c, int64_t s, int64_t groups, float* dx) {
+// Fused tail forward: the group's statistics, then each pooled output from its 2×2 window.
+__global__ void gnrp_forward_kernel(const float* x, const float* gamma, const float* beta, float* y, float* mean,
+                                    float* rstd, int c, int h, int w, int groups, float eps) {
   __shared__ double sh[kThreads];
-  const int64_t ng = blockIdx.x, cpg = c / groups, m = cpg * s;
-  const float* xg = x + ng * m;
-  const float* gg = g + ng * m;
+  const int64_t ng = blockIdx.x;
+  const int cpg = c / groups, s = h * w, c0 = static_cast<int>(ng % groups) * cpg;
+  const int ow = w / 2, os = (h / 2) * ow;
+  const float* xg = x + ng * cpg * s;
+  float mu, rs;
+  group_stats(xg, cpg * s, eps, sh, &mu, &rs);
+  if (threadIdx.x == 0) {
+    mean[ng] = mu;
+    rstd[ng] = rs;
+  }
+  float* yg = y + ng * cpg * os;
+  for (int t = threadIdx.x; t < cpg * os; t += kThreads) {
+    const int k = t / os, r = t % os, i = r / ow, j = r % ow;
+    const float ga = gamma ? gamma[c0 + k] : 1.f, be = beta ? beta[c0 + k] : 0.f;
+    const float* q = xg + k * s + 2 * i * w + 2 * j;
+    const auto v = [&](float xv) { return relu_value(group_norm_apply(xv, mu, rs, ga, be)); };
+    yg[t] = pool4(v(q[0]), v(q[1]), v(q[w]), v(q[w + 1]));
+  }
+}
+
+// Where the backward's gradient at the norm's output comes from: the op's own g, or (fused tail) the pooled
+// gradient through the pool's adjoint and relu's mask. `off` indexes the group's elements, `k` is the channel
+// within the group and `i` the position in its plane.
+struct PlainGrad {
+  const float* g;  // this group's gradient
+  __device__ float operator()(int off, int, int, float, float, float, float, float) const { return g[off]; }
+};
+struct PoolReluGrad {
+  const float* gp;  // this group's pooled gradient, [cpg, h/2, w/2]
+  int w, os;
+  __device__ float operator()(int, int k, int i, float xv, float mu, float rs, float ga, float be) const {
+    const int ow = w / 2;
+    return norm_relu_pool_grad(gp[k * os + (i / w) / 2 * ow + (i % w) / 2], xv, mu, rs, ga, be);
+  }
+};
+
+// Block ng: per channel k of the group, the plane sums P = Σ gy and Q = Σ gy·xhat (written to pq for the
+// dgamma/dbeta stage when pq is set), the group means a, b from them, then dx (when dx is set).
+template <class Grad>
+__device__ void gn_backward_group(const Grad& grad, const float* xg, int64_t ng, const float* mean,
+                                  const float* rstd, const float* gamma, const float* beta, int c, int s, int groups,
+                                  float* dxg, double* pq, int64_t nc) {
+  __shared__ double sh[kThreads];
+  const int cpg = c / groups, c0 = static_cast<int>(ng % groups) * cpg;
   const float mu = mean[ng], rs = rstd[ng];
-  const int64_t c0 = (ng % groups) * cpg;
   double sa = 0.0, sb = 0.0;
-  for (int64_t i = threadIdx.x; i < m; i += kThreads) {
-    const float gxh = gg[i] * (gamma ? gamma[c0 + i / s] : 1.f);
-    sa += gxh;
-    sb += static_cast<double>(gxh) * ((xg[i] - mu) * rs);
+  for (int k = 0; k < cpg; ++k) {
+    const float ga = gamma ? gamma[c0 + k] : 1.f, be = beta ? beta[c0 + k] : 0.f;
+    double p = 0.0, q = 0.0;
+    for (int i = threadIdx.x; i < s; i += kThreads) {
+      const float xv = xg[k * s + i];
+      const float gy = grad(k * s + i, k, i, xv, mu, rs, ga, be);
+      p += gy;
+      q += static_cast<double>(gy) * ((xv - mu) * rs);
+    }
+    block_sum2(p, q, sh);
+    if (pq && threadIdx.x == 0) {
+      pq[ng * cpg + k] = p;
+      pq[nc + ng * cpg + k] = q;
+    }
+    sa += ga * p;
+    sb += ga * q;
   }
-  const float a = static_cast<float>(block_sum(sa, sh) / static_cast<double>(m));
-  const float b = static_cast<float>(block_sum(sb, sh) / static_cast<double>(m));
-  float* dg = dx + ng * m;
-  for (int64_t i = threadIdx.x; i < m; i += kThreads) {
-    const float ga = gamma ? gamma[c0 + i / s] : 1.f;
-    dg[i] = group_norm_dx(gg[i] * ga, (xg[i] - mu) * rs, rs, a, b);
+  if (!dxg) return;
+  const double m = static_cast<double>(cpg) * s;
+  const float a = static_cast<float>(sa / m), b = static_cast<float>(sb / m);
+  for (int k = 0; k < cpg; ++k) {
+    const float ga = gamma ? gamma[c0 + k] : 1.f, be = beta ? beta[c0 + k] : 0.f;
+    for (int i = threadIdx.x; i < s; i += kThreads) {
+      const float xv = xg[k * s + i];
+      const float gy = grad(k * s + i, k, i, xv, mu, rs, ga, be);
+      dxg[k * s + i] = group_norm_dx(gy * ga, (xv - mu) * rs, rs, a, b);
+    }
   }
 }
 
-// Block ch: dgamma = sum over (sample, position) of g * xhat, dbeta = sum of g.
-__global__ void gn_dparams_kernel(const float* g, const float* x, const float* mean, const float* rstd, int64_t n,
-                                  int64_t c, int64_t s, int64_t groups, float* dgamma, float* dbeta) {
+__global__ void gn_backward_kernel(const float* g, const float* x, const float* mean, const float* rstd,
+                                   const float* gamma, int c, int s, int groups, float* dx, double* pq, int64_t nc) {
+  const int64_t ng = blockIdx.x, m = static_cast<int64_t>(c / groups) * s;
+  gn_backward_group(PlainGrad{g + ng * m}, x + ng * m, ng, mean, rstd, gamma, nullptr, c, s, groups,
+                    dx ? dx + ng * m : nullptr, pq, nc);
+}
+
+__global__ void gnrp_backward_kernel(const float* gp, const float* x, const float* mean, const float* rstd,
+                                     const float* gamma, const float* beta, int c, int h, int w, int groups,
+                                     float* dx, double* pq, int64_t nc) {
+  const int64_t ng = blockIdx.x;
+  const int cpg = c / groups, os = (h / 2) * (w / 2);
+  const int64_t m = static_cast<int64_t>(cpg) * h * w;
+  gn_backward_group(PoolReluGrad{gp + ng * cpg * os, w, os}, x + ng * m, ng, mean, rstd, gamma, beta, c, h * w,
+                    groups, dx + ng * m, pq, nc);
+}
+
+// Block ch: dbeta[ch] = Σ_n P[n, ch], dgamma[ch] = Σ_n Q[n, ch] (pq = [P | Q], each [N, C]).
+__global__ void gn_dparams_kernel(const double* pq, int64_t n, int64_t c, float* dgamma, float* dbeta) {
   __shared__ double sh[kThreads];
-  const int64_t ch = blockIdx.x, cpg = c / groups;
-  double sg = 0.0, sb = 0.0;
-  for (int64_t t = threadIdx.x; t < n * s; t += kThreads) {
-    const int64_t i = t / s, j = t % s;
-    const int64_t ng = i * groups + ch / cpg;
-    const int64_t off = (i * c + ch) * s + j;
-    sg += static_cast<double>(g[off]) * ((x[off] - mean[ng]) * rstd[ng]);
-    sb += g[off];
+  const int64_t ch = blockIdx.x;
+  double p = 0.0, q = 0.0;
+  for (int64_t i = threadIdx.x; i < n; i += kThreads) {
+    p += pq[i * c + ch];
+    q += pq[n * c + i * c + ch];
   }
-  sg = block_sum(sg, sh);
-  sb = block_sum(sb, sh);
+  block_sum2(p, q, sh);
   if (threadIdx.x != 0) return;
-  if (dgamma) dgamma[ch] = static_cast<float>(sg);
-  if (dbeta) dbeta[ch] = static_cast<float>(sb);
+  if (dgamma) dgamma[ch] = static_cast<float>(q);
+  if (dbeta) dbeta[ch] = static_cast<float>(p);
+}
+
+void check_group(int64_t c, int64_t s, int64_t groups, const char* op) {
+  YOCO_CHECK(groups > 0 && c % groups == 0, op, ": ", c, " channels in ", groups, " groups");
+  YOCO_CHECK(c <= INT_MAX && c * s <= INT_MAX, op, ": a sample of ", c, " x ", s,
+             " elements exceeds the 32-bit in-group indexing");
+}
+
+// Scratch for the per-plane sums when dgamma or dbeta is wanted; null otherwise.
+double* plane_sums_scratch(int64_t n, int64_t c, bool wanted, void* stream) {
+  if (!wanted) return nullptr;
+  return static_cast<double*>(workspace(stream, static_cast<size_t>(2 * n * c) * sizeof(double)));
 }
 }  // namespace
 
 void group_norm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd,
                         int64_t n, int64_t c, int64_t s, int64_t groups, float eps, void* stream) {
-  YOCO_CHECK(groups > 0 && c % groups == 0, "group_norm_forward: ", c, " channels in ", groups, " groups");
-  launch_grid(gn_forward_kernel, n * groups, kThreads, 0, stream, x, gamma, beta, y, mean, rstd, c, s, groups, eps);
+  check_group(c, s, groups, "group_norm_forward");
+  launch_grid(gn_forward_kernel, n * groups, kThreads, 0, stream, x, gamma, beta, y, mean, rstd,
+              static_cast<int>(c), static_cast<int>(s), static_cast<int>(groups), eps);
 }
 
 void group_norm_backward(const float* g, const float* x, const float* mean, const float* rstd, const float* gamma,
                          int64_t n, int64_t c, int64_t s, int64_t groups, float* dx, float* dgamma, float* dbeta,
                          void* stream) {
-  YOCO_CHECK(groups > 0 && c % groups == 0, "group_norm_backward: ", c, " channels in ", groups, " groups");
-  if (dx) launch_grid(gn_dx_kernel, n * groups, kThreads, 0, stream, g, x, mean, rstd, gamma, c, s, groups, dx);
-  if (dgamma || dbeta)
-    launch_grid(gn_dparams_kernel, c, kThreads, 0, stream, g, x, mean, rstd, n, c, s, groups, dgamma, dbeta);
+  check_group(c, s, groups, "group_norm_backward");
+  double* pq = plane_sums_scratch(n, c, dgamma || dbeta, stream);
+  if (!dx && !pq) return;
+  launch_grid(gn_backward_kernel, n * groups, kThreads, 0, stream, g, x, mean, rstd, gamma, static_cast<int>(c),
+              static_cast<int>(s), static_cast<int>(groups), dx, pq, n * c);
+  if (pq) launch_grid(gn_dparams_kernel, c, kThreads, 0, stream, pq, n, c, dgamma, dbeta);
+}
+
+void group_norm_relu_pool_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean,
+                                  float* rstd, int64_t n, int64_t c, int64_t h, int64_t w, int64_t groups, float eps,
+                                  void* stream) {
+  check_group(c, h * w, groups, "group_norm_relu_pool_forward");
+  YOCO_CHECK(h % 2 == 0 && w % 2 == 0, "group_norm_relu_pool_forward: ", h, "x", w, " is not poolable");
+  launch_grid(gnrp_forward_kernel, n * groups, kThreads, 0, stream, x, gamma, beta, y, mean, rstd,
+              static_cast<int>(c), static_cast<int>(h), static_cast<int>(w), static_cast<int>(groups), eps);
+}
+
+void group_norm_relu_pool_backward(const float* gp, const float* x, const float* mean, const float* rstd,
+                                   const float* gamma, const float* beta, int64_t n, int64_t c, int64_t h, int64_t w,
+                                   int64_t groups, float* dx, float* dgamma, float* dbeta, void* stream) {
+  check_group(c, h * w, groups, "group_norm_relu_pool_backward");
+  YOCO_CHECK(h % 2 == 0 && w % 2 == 0, "group_norm_relu_pool_backward: ", h, "x", w, " is not poolable");
+  YOCO_CHECK(dx != nullptr, "group_norm_relu_pool_backward: dx is required");
+  double* pq = plane_sums_scratch(n, c, dgamma || dbeta, stream);
+  launch_grid(gnrp_backward_kernel, n * groups, kThreads, 0, stream, gp, x, mean, rstd, gamma, beta,
+              static_cast<int>(c), static_cast<int>(h), static_cast<int>(w), static_cast<int>(groups), dx, pq, n * c);
+  if (pq) launch_grid(gn_dparams_kernel, c, kThreads, 0, stream, pq, n, c, dgamma, dbeta);
 }
 
 }  // namespace yoco::kernels::cuda

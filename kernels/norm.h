@@ -1,4 +1,5 @@
-// Normalisation family: fused group-norm forward/backward (instance norm is groups == C).
+// Normalisation family: fused group-norm forward/backward (instance norm is groups == C), and the fused ConvNet
+// block tail avg_pool2x2(relu(group_norm(x))).
 #pragma once
 #include <cstdint>
 #include "kernels/common.h"
@@ -7,6 +8,12 @@ namespace yoco::kernels {
 
 // Layout: x is [N, C, S] (S = product of trailing dims), channels split into `groups` contiguous groups,
 // so group (n, g) is one contiguous run of (C/G)*S elements. mean/rstd are [N, G].
+//
+// Backward, both backends: each (sample, channel) plane gives two sums, P = Σ g and Q = Σ g·xhat (double).
+// The group means of dx are a = Σ_k gamma_k P_k / m and b = Σ_k gamma_k Q_k / m over the group's channels k,
+// and dbeta[c] = Σ_n P[n, c], dgamma[c] = Σ_n Q[n, c] in sample order: one read of g and x serves all three
+// outputs, and the per-channel sums become a short second stage over [N, C] partials instead of a long
+// strided reduction (on the GPU: one block per channel had left most of the device idle).
 
 // y = (x - mean) * rstd * gamma + beta, gamma/beta per channel (identity when absent).
 YOCO_HD float group_norm_apply(float x, float mean, float rstd, float gamma, float beta) {
@@ -19,6 +26,17 @@ YOCO_HD float group_norm_dx(float gxh, float xhat, float rstd, float a, float b)
   return rstd * (gxh - a - xhat * b);
 }
 
+// The fused tail's element math. relu as the unary op (NaN maps to 0); a pooled output is the mean of its
+// window's four relu'd normalised values, summed as avg_pool2x2_at sums, so the fused forward rounds like the
+// three separate ops.
+YOCO_HD float relu_value(float v) { return v > 0.f ? v : 0.f; }
+YOCO_HD float pool4(float a, float b, float c, float d) { return 0.25f * ((a + b) + (c + d)); }
+// Gradient reaching one pre-norm element from its window's pooled gradient gp: a quarter of it where the
+// normalised value is positive (the pool's adjoint, then relu's mask on its input).
+YOCO_HD float norm_relu_pool_grad(float gp, float x, float mean, float rstd, float gamma, float beta) {
+  return group_norm_apply(x, mean, rstd, gamma, beta) > 0.f ? 0.25f * gp : 0.f;
+}
+
 namespace cpu {
 // gamma/beta may be null (no affine). Statistics accumulate in double; parallel over N*G.
 void group_norm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd,
@@ -26,6 +44,14 @@ void group_norm_forward(const float* x, const float* gamma, const float* beta, f
 // g: dL/dy. dx, dgamma, dbeta may each be null to skip them. Fixed summation order (deterministic).
 void group_norm_backward(const float* g, const float* x, const float* mean, const float* rstd, const float* gamma,
                          int64_t n, int64_t c, int64_t s, int64_t groups, float* dx, float* dgamma, float* dbeta);
+// Fused tail, x [N, C, H, W] with H and W even -> y [N, C, H/2, W/2]; mean/rstd [N, G] as group_norm_forward.
+void group_norm_relu_pool_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean,
+                                  float* rstd, int64_t n, int64_t c, int64_t h, int64_t w, int64_t groups, float eps);
+// gp: dL/dy (pooled). dx is required (it holds the pre-norm gradient before the normalisation's backward);
+// dgamma/dbeta may be null.
+void group_norm_relu_pool_backward(const float* gp, const float* x, const float* mean, const float* rstd,
+                                   const float* gamma, const float* beta, int64_t n, int64_t c, int64_t h, int64_t w,
+                                   int64_t groups, float* dx, float* dgamma, float* dbeta);
 }  // namespace cpu
 namespace cuda {
 void group_norm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd,
@@ -33,6 +59,12 @@ void group_norm_forward(const float* x, const float* gamma, const float* beta, f
 void group_norm_backward(const float* g, const float* x, const float* mean, const float* rstd, const float* gamma,
                          int64_t n, int64_t c, int64_t s, int64_t groups, float* dx, float* dgamma, float* dbeta,
                          void* stream);
+void group_norm_relu_pool_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean,
+                                  float* rstd, int64_t n, int64_t c, int64_t h, int64_t w, int64_t groups, float eps,
+                                  void* stream);
+void group_norm_relu_pool_backward(const float* gp, const float* x, const float* mean, const float* rstd,
+                                   const float* gamma, const float* beta, int64_t n, int64_t c, int64_t h, int64_t w,
+                                   int64_t groups, float* dx, float* dgamma, float* dbeta, void* stream);
 }  // namespace cuda
 
 }  // namespace yoco::kernels

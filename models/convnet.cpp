@@ -59,8 +59,11 @@ Tensor ConvNet::features(const Tensor& x) {
     if (cfg_.norm == NormKind::Instance) {
       const Tensor& g = params_[i++].second;
       const Tensor& be = params_[i++].second;
-      h = group_norm(h, cfg_.width, g, be, 1e-5f);
-    } else if (cfg_.norm == NormKind::Batch) {
+      // One fused op for norm → relu → pool: the same values as the three ops, a third of the memory traffic.
+      h = group_norm_relu_pool(h, cfg_.width, g, be, 1e-5f);
+      continue;
+    }
+    if (cfg_.norm == NormKind::Batch) {
       const Tensor& g = params_[i++].second;
       const Tensor& be = params_[i++].second;
       h = batch_norm(h, g, be, buffers_[b].second, buffers_[b + 1].second, training_, 0.1f, 1e-5f);

@@ -75,6 +75,28 @@ void group_norm_case(int64_t c, int64_t groups, bool affine) {
                   }));
 }
 
+// The fused ConvNet block tail against torch's three ops.
+void group_norm_relu_pool_case(int64_t c, int64_t groups, bool affine) {
+  const std::string name = "group_norm_relu_pool C=" + std::to_string(c) + " G=" + std::to_string(groups) +
+                           (affine ? " affine" : "");
+  const uint64_t st = stream_of(name);
+  YV in{rnd({3, c, 6, 4}, st, -1.f, 2.f)};
+  if (affine) {
+    in.push_back(rnd({c}, st + 1, 0.5f, 1.5f));
+    in.push_back(rnd({c}, st + 2));
+  }
+  check_case(make(name, in,
+                  [=](const YV& x) {
+                    return group_norm_relu_pool(x[0], groups, affine ? x[1] : Tensor(), affine ? x[2] : Tensor(),
+                                                1e-5f);
+                  },
+                  [=](const TV& x) {
+                    torch::Tensor y = torch::group_norm(x[0], groups, affine ? x[1] : torch::Tensor(),
+                                                        affine ? x[2] : torch::Tensor(), 1e-5);
+                    return torch::avg_pool2d(torch::relu(y), {2, 2});
+                  }));
+}
+
 }  // namespace
 
 TEST_CASE("parity: conv2d and its backward ops") {
@@ -100,6 +122,8 @@ TEST_CASE("parity: group norm and instance norm") {
     group_norm_case(6, 3, affine);
     group_norm_case(6, 2, affine);
     group_norm_case(6, 1, affine);
+    group_norm_relu_pool_case(6, 6, affine);
+    group_norm_relu_pool_case(6, 2, affine);
   }
 }
 
