@@ -24,6 +24,32 @@ YOCO_HD int64_t plan_offset(const int64_t* shape, const int64_t* stride, int n, 
   return off;
 }
 
+// Length of the innermost reduced dim when it is contiguous (stride 1): the input is then a dense
+// [rows, run] array of runs with rows = n_out * n_reduce / run. 0 when a kept dim is innermost.
+inline int64_t contiguous_run(const ReducePlan& p) {
+  return p.n_red > 0 && p.red_stride[p.n_red - 1] == 1 ? p.red_shape[p.n_red - 1] : 0;
+}
+
+// The plan that finishes a reduction whose contiguous runs (contiguous_run(p) > 0) were first summed in
+// `chunks` consecutive pieces each, into a dense [rows, chunks] array of partials. Every other dim lies
+// outside the run, so its stride is a multiple of the run length and scales exactly by chunks / run; the
+// run itself becomes a reduced dim of `chunks` with stride 1, or disappears when chunks == 1.
+inline ReducePlan partial_plan(const ReducePlan& p, int64_t chunks) {
+  const int64_t run = contiguous_run(p);
+  YOCO_CHECK(run > 0 && chunks > 0, "partial_plan: needs a contiguous innermost reduced dim and chunks > 0");
+  ReducePlan q = p;
+  for (int k = 0; k < p.n_kept; ++k) q.kept_stride[k] = p.kept_stride[k] / run * chunks;
+  for (int d = 0; d + 1 < p.n_red; ++d) q.red_stride[d] = p.red_stride[d] / run * chunks;
+  if (chunks > 1) {
+    q.red_shape[p.n_red - 1] = chunks;
+  } else {
+    q.red_shape[p.n_red - 1] = q.red_stride[p.n_red - 1] = 0;
+    --q.n_red;
+  }
+  q.n_reduce = p.n_reduce / run * chunks;
+  return q;
+}
+
 namespace cpu {
 void sum_reduce(const float* x, float* out, const ReducePlan& plan, float scale);
 }  // namespace cpu
