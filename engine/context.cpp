@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <string>
 #include "engine/cuda_runtime.h"
+#include "kernels/softmax_loss.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -57,7 +58,29 @@ CudaState* Context::cuda() {
 void* Context::cuda_stream() { return cudart::state_stream(cuda()); }
 
 void Context::synchronize() {
-  if (cuda_) cudart::synchronize(cuda_);
+  if (!cuda_) return;
+  cudart::synchronize(cuda_);
+  check_device_errors();
+}
+
+void Context::check_device_errors() {
+  if (!cuda_ || capturing_) return;
+  kernels::LabelErrorRecord r;
+  if (!cudart::take_label_error(cuda_, &r)) return;
+  const bool known = r.op >= 0 && r.op < static_cast<int64_t>(label_ops_.size());
+  const std::string op = known ? label_ops_[static_cast<size_t>(r.op)] : std::string("label check");
+  // The condition is false by construction; written as the CPU check's so both messages read alike.
+  YOCO_CHECK(kernels::label_in_range(r.value, r.classes), op, ": label ", r.value, " of sample ", r.sample,
+             " is outside [0, ", r.classes, ")");
+}
+
+kernels::LabelErrorRecord* Context::label_error_record() { return cudart::label_error_record(cuda(), capturing_); }
+
+int64_t Context::label_op_code(const char* op) {
+  for (size_t i = 0; i < label_ops_.size(); ++i)
+    if (label_ops_[i] == op) return static_cast<int64_t>(i);
+  label_ops_.emplace_back(op);
+  return static_cast<int64_t>(label_ops_.size() - 1);
 }
 
 int Context::num_threads() const {

@@ -2,6 +2,8 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 #include "engine/allocator.h"
 #include "engine/profiler.h"
 #include "kernels/conv.h"
@@ -9,6 +11,9 @@
 namespace yoco {
 
 struct CudaState;  // streams, cuBLAS/cuDNN handles, workspace (engine/cuda_context.cu)
+namespace kernels {
+struct LabelErrorRecord;  // kernels/softmax_loss.h
+}
 
 class Context {
  public:
@@ -21,7 +26,13 @@ class Context {
   bool cuda_available();             // a driver and at least one device (false on GPU-less machines)
   CudaState* cuda();                 // created on first use; throws when no GPU is present
   void* cuda_stream();               // cudaStream_t of the compute stream
-  void synchronize();                // waits for the device (no-op on CPU)
+  void synchronize();                // waits for the device, then check_device_errors() (no-op on CPU)
+  // Errors found by device-side checks (CUDA labels, engine/ops_softmax.cpp) are recorded on the device instead
+  // of syncing: this throws the first recorded one (the same message as the CPU check) and clears it, so it is
+  // reported once. synchronize() and device-to-host copies call it; no-op on CPU and while capturing.
+  void check_device_errors();
+  kernels::LabelErrorRecord* label_error_record();  // the device record, for a label check about to be enqueued
+  int64_t label_op_code(const char* op);            // a small code for `op`, stored in the record, named on throw
   bool allow_tf32 = false;           // TF32 for cuBLAS/cuDNN: off so CUDA matches the CPU oracle
   // CPU convolutions: oneDNN (default, fastest) or im2col+GEMM (bitwise equal for any thread count);
   // YOCO_CONV=im2col selects the latter.
@@ -43,6 +54,7 @@ class Context {
   std::unique_ptr<CachingAllocator> cuda_alloc_;
   CudaState* cuda_ = nullptr;
   int cuda_probe_ = -1;  // -1 unknown, 0 none, 1 present
+  std::vector<std::string> label_ops_;  // op names by label_op_code
 };
 
 // RAII guard that turns recording off (or on) for a scope, restoring the previous mode.

@@ -3,12 +3,19 @@
 #include "engine/context.h"
 #include "engine/cuda_runtime.h"
 #include "kernels/cuda_check.cuh"
+#include "kernels/softmax_loss.h"
 
 namespace yoco {
 
-// The Context's CUDA state: the handle bundle every launcher receives (see kernels/cuda_check.cuh).
+// The Context's CUDA state: the handle bundle every launcher receives (see kernels/cuda_check.cuh), and the
+// record where device label checks report a bad label instead of syncing (read by take_label_error).
 struct CudaState {
   kernels::cuda::CudaHandles h;
+  kernels::LabelErrorRecord* label_record = nullptr;  // device memory, cleared (all 0xff) = no error
+  // When the record can have changed since the host last read it: a check enqueued since (eager), or ever
+  // captured (every replay of that graph runs it again, unseen by the host).
+  bool label_pending = false;
+  bool label_in_graph = false;
 };
 
 namespace cudart {
@@ -83,6 +90,9 @@ CudaState* create_state() {
     CUDNN_CHECK(cudnnSetStream(dnn, h.stream));
 #endif
     h.allow_tf32 = &Context::get().allow_tf32;
+    // Allocated here, once: a label check may first run inside a CUDA-graph capture, where cudaMalloc is illegal.
+    CUDA_CHECK(cudaMalloc(&s->label_record, sizeof(kernels::LabelErrorRecord)));
+    CUDA_CHECK(cudaMemsetAsync(s->label_record, 0xff, sizeof(kernels::LabelErrorRecord), h.stream));
   } catch (...) {
     destroy_state(s);
     throw;
@@ -100,6 +110,7 @@ void destroy_state(CudaState* s) {
 #endif
   if (h.blas) (void)cublasDestroy(h.blas);
   if (h.workspace) (void)cudaFree(h.workspace);
+  if (s->label_record) (void)cudaFree(s->label_record);
   if (h.stream) (void)cudaStreamDestroy(h.stream);
   delete s;
 }
@@ -111,6 +122,26 @@ void* state_stream(CudaState* s) {
 
 void synchronize(CudaState* s) {
   if (s && s->h.stream) CUDA_CHECK(cudaStreamSynchronize(s->h.stream));
+}
+
+kernels::LabelErrorRecord* label_error_record(CudaState* s, bool capturing) {
+  YOCO_CHECK(s != nullptr && s->label_record != nullptr, "label_error_record: no CUDA state");
+  s->label_pending = true;
+  if (capturing) s->label_in_graph = true;
+  return s->label_record;
+}
+
+bool take_label_error(CudaState* s, kernels::LabelErrorRecord* out) {
+  if (!s || !(s->label_pending || s->label_in_graph)) return false;  // unchanged since the last read: no copy
+  s->label_pending = false;
+  const cudaStream_t st = s->h.stream;
+  // The copy is ordered after every check enqueued so far; the sync makes `out` readable.
+  CUDA_CHECK(cudaMemcpyAsync(out, s->label_record, sizeof(*out), cudaMemcpyDeviceToHost, st));
+  CUDA_CHECK(cudaStreamSynchronize(st));
+  if (out->sample == kernels::kNoLabelError) return false;
+  // Reported once: checks enqueued after this point (including graph replays) start from an empty record.
+  CUDA_CHECK(cudaMemsetAsync(s->label_record, 0xff, sizeof(*out), st));
+  return true;
 }
 
 }  // namespace cudart

@@ -5,6 +5,9 @@
 
 namespace yoco {
 struct CudaState;
+namespace kernels {
+struct LabelErrorRecord;  // kernels/softmax_loss.h
+}
 namespace cudart {
 bool compiled_with_cuda();
 int device_count();  // 0 when no driver or device (error 35 is treated as "none")
@@ -17,5 +20,12 @@ CudaState* create_state();
 void destroy_state(CudaState* s);
 void* state_stream(CudaState* s);
 void synchronize(CudaState* s);
+// The state's device label-error record (allocated and cleared with the state), for a check about to be
+// enqueued (`capturing`: into a CUDA graph). take_label_error reads the record only when such a check may have
+// run since its last read, so host waits cost nothing extra otherwise.
+kernels::LabelErrorRecord* label_error_record(CudaState* s, bool capturing);
+// Waits for the stream and copies the record into `out`; when it holds an error, clears it (stream-ordered)
+// and returns true. Not during a CUDA-graph capture (the copy is a host sync).
+bool take_label_error(CudaState* s, kernels::LabelErrorRecord* out);
 }  // namespace cudart
 }  // namespace yoco

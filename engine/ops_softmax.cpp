@@ -16,17 +16,34 @@ void check_logits(const Tensor& x, const char* op) {
   YOCO_CHECK(x.size(1) > 0, op, ": logits need at least one class, got ", x.str());
 }
 
-// Labels must be i64 [n] with every value in [0, c); the error names the first offending sample.
+// Labels must be i64 [n] with every value in [0, c); the error names the first offending sample. CPU labels are
+// checked here. CUDA labels are checked on the device, with no host sync (so a step using them can be captured
+// in a CUDA graph): the same error is thrown at the next host wait (Context::check_device_errors).
 void check_labels(const Tensor& labels, int64_t n, int64_t c, const char* op) {
   YOCO_CHECK(labels.defined() && labels.dtype() == DType::I64, op, ": labels must be i64, got ",
              labels.defined() ? labels.str() : std::string("undefined"));
   YOCO_CHECK(labels.shape() == Shape{n}, op, ": labels must be [", n, "], got ", labels.str());
-  // The value check reads the labels on the host, a device sync that is illegal while a CUDA graph is
-  // captured. A captured step is warmed up eagerly first, which checks the labels it then replays on.
-  if (Context::get().capturing()) return;
-  const std::vector<int64_t> v = labels.to_int_vector();
+  if (n == 0) return;
+  if (labels.is_cuda()) {
+#ifdef YOCO_WITH_CUDA
+    // Not under a KernelTimer: a profiling timer swallows errors from its closing sync, which would consume
+    // (and lose) this report; the next op's timer opening sync throws it instead.
+    Context& ctx = Context::get();
+    kernels::cuda::check_labels(labels.data<int64_t>(), n, c, ctx.label_error_record(), ctx.label_op_code(op),
+                                ctx.cuda_stream());
+#endif
+    return;  // a CPU-only build cannot hold a CUDA tensor
+  }
+  const int64_t* v = labels.data<int64_t>();
   for (int64_t i = 0; i < n; ++i)
-    YOCO_CHECK(v[i] >= 0 && v[i] < c, op, ": label ", v[i], " of sample ", i, " is outside [0, ", c, ")");
+    YOCO_CHECK(kernels::label_in_range(v[i], c), op, ": label ", v[i], " of sample ", i, " is outside [0, ", c, ")");
+}
+
+// The [n, c] mask of labels already checked (cross_entropy checks them once, under its own name).
+Tensor one_hot_mask(const Tensor& labels, int64_t n, int64_t c) {
+  Tensor out = empty({n, c}, DType::F32, labels.device());
+  if (n > 0) YOCO_DISPATCH(labels, one_hot, labels.data<int64_t>(), n, c, out.data<float>());
+  return out;
 }
 
 }  // namespace
@@ -49,19 +66,18 @@ Tensor one_hot(const Tensor& labels, int64_t num_classes) {
              labels.defined() ? labels.str() : std::string("undefined"));
   const int64_t n = labels.size(0);
   check_labels(labels, n, num_classes, "one_hot");
-  std::vector<float> v(static_cast<size_t>(n * num_classes), 0.f);
-  const std::vector<int64_t> lab = labels.to_int_vector();
-  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i * num_classes + lab[i])] = 1.f;
-  return from_vector(v, {n, num_classes}, labels.device());
+  return one_hot_mask(labels, n, num_classes);
 }
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
   check_logits(logits, "cross_entropy");
   const int64_t n = logits.size(0), c = logits.size(1);
   YOCO_CHECK(n > 0, "cross_entropy: empty batch ", logits.str());
+  YOCO_CHECK(!labels.defined() || labels.device() == logits.device(), "cross_entropy: labels ", labels.str(),
+             " vs logits ", logits.str());
   check_labels(labels, n, c, "cross_entropy");
   // -mean_i log_softmax[i, y_i], picked by a constant one-hot mask (all derivatives go through log_softmax).
-  return mul_scalar(sum(mul(log_softmax(logits), one_hot(labels, c))), -1.f / static_cast<float>(n));
+  return mul_scalar(sum(mul(log_softmax(logits), one_hot_mask(labels, n, c))), -1.f / static_cast<float>(n));
 }
 
 Tensor cross_entropy_soft(const Tensor& logits, const Tensor& target) {
@@ -78,9 +94,9 @@ Tensor cross_entropy_soft(const Tensor& logits, const Tensor& target) {
 PerSample per_sample_stats(const Tensor& logits, const Tensor& labels) {
   check_logits(logits, "per_sample_stats");
   const int64_t n = logits.size(0), c = logits.size(1);
+  YOCO_CHECK(!labels.defined() || labels.device() == logits.device(), "per_sample_stats: labels ", labels.str(),
+             " vs logits ", logits.str());
   check_labels(labels, n, c, "per_sample_stats");
-  YOCO_CHECK(labels.device() == logits.device(), "per_sample_stats: labels ", labels.str(), " vs logits ",
-             logits.str());
   PerSample r;
   for (Tensor* t : {&r.el2n, &r.loss, &r.correct, &r.margin, &r.entropy}) *t = empty({n}, DType::F32, logits.device());
   if (n > 0)

@@ -185,6 +185,8 @@ void copy_(Tensor& dst, const Tensor& src) {
   using K = cudart::CopyKind;
   K kind = dst.is_cuda() ? (src.is_cuda() ? K::DeviceToDevice : K::HostToDevice) : K::DeviceToHost;
   cudart::memcpy(dst.raw(), src.raw(), bytes, kind, Context::get().cuda_stream());
+  // A download waits for the device: the point where deferred device errors (bad labels) surface.
+  if (kind == K::DeviceToHost) Context::get().check_device_errors();
 }
 
 }  // namespace yoco

@@ -1,8 +1,9 @@
-// Softmax/loss family, CUDA. log_softmax: one thread per row. Fused per-sample statistics (all scores of a
-// row in one launch): C <= 32 streams 256-row tiles through double-buffered shared memory (coalesced async
-// copies), one thread per row running the shared row math (softmax_loss.h); C > 32 gives each row a group of
-// lanes (4, or a warp for C > 128) that stride over the classes and combine by fixed-order shuffles. Both are
-// deterministic (fixed summation order, no atomics).
+// Softmax/loss family, CUDA. log_softmax: one thread per row; one_hot: one thread per element; the label check
+// writes the first bad label into a device record (no host sync, so it can be captured). Fused per-sample
+// statistics (all scores of a row in one launch): C <= 32 streams 256-row tiles through double-buffered shared
+// memory (coalesced async copies), one thread per row running the shared row math (softmax_loss.h); C > 32
+// gives each row a group of lanes (4, or a warp for C > 128) that stride over the classes and combine by
+// fixed-order shuffles. Both are deterministic (fixed summation order, no atomics).
 #include <cuda_pipeline_primitives.h>
 #include <cfloat>
 #include "kernels/cuda_check.cuh"
@@ -18,6 +19,41 @@ __global__ void log_softmax_kernel(const float* x, float* out, int64_t n, int64_
   const float lse = row_logsumexp(xr, c);
   float* o = out + r * c;
   for (int64_t k = 0; k < c; ++k) o[k] = xr[k] - lse;
+}
+
+// out[i, k] = (labels[i] == k): one thread per output element (coalesced writes; labels hit in L1).
+__global__ void one_hot_kernel(const int64_t* labels, int64_t n, int64_t c, float* out) {
+  const int64_t i = global_index();
+  if (i >= n * c) return;
+  out[i] = one_hot_value(labels[i / c], i % c);
+}
+
+// Label check, part 1: every bad sample bids for rec->candidate; the minimum wins whatever the thread order.
+__global__ void check_labels_kernel(const int64_t* labels, int64_t n, int64_t c, LabelErrorRecord* rec) {
+  const int64_t i = global_index();
+  if (i >= n) return;
+  if (!label_in_range(labels[i], c)) atomicMin(&rec->candidate, static_cast<unsigned long long>(i));
+}
+
+// Part 2 (one thread, stream-ordered after part 1): commit the candidate unless an earlier op's error is
+// already recorded, then reset the scratch for the next check.
+__global__ void commit_label_error_kernel(const int64_t* labels, int64_t c, LabelErrorRecord* rec, int64_t op) {
+  const unsigned long long s = rec->candidate;
+  if (s == kNoLabelError) return;
+  if (rec->sample == kNoLabelError) {
+    rec->sample = s;
+    rec->value = labels[s];
+    rec->classes = c;
+    rec->op = op;
+  }
+  rec->candidate = kNoLabelError;
+}
+
+// The statistics of a row whose label is outside [0, c): NaN, never read past the row (the engine's device
+// label check reports the label at the next host wait).
+__device__ __forceinline__ PerSampleStats bad_label_stats() {
+  const float nan = __int_as_float(0x7fc00000);
+  return PerSampleStats{nan, nan, nan, nan, nan};
 }
 
 constexpr unsigned kFullMask = 0xffffffffu;
@@ -73,9 +109,11 @@ __global__ void __launch_bounds__(kThreads, 8)  // 8 blocks (2048 threads) per S
     __syncthreads();           // ...and every other thread's
     const int64_t row = tile * kThreads + tid;
     const float* x = smem + cur * tile_floats + tid * stride;
-    if (row < n)
-      per_sample_stats_store(per_sample_stats_row(x, c, static_cast<int>(label)), row, el2n, loss, correct, margin,
-                             entropy);
+    if (row < n) {
+      const bool ok = label_in_range(label, c);
+      const PerSampleStats st = ok ? per_sample_stats_row(x, c, static_cast<int>(label)) : bad_label_stats();
+      per_sample_stats_store(st, row, el2n, loss, correct, margin, entropy);
+    }
     __syncthreads();  // this buffer is refilled by the next iteration's stage_tile
     label = next_label;
   }
@@ -101,7 +139,9 @@ __global__ void __launch_bounds__(kThreads)
     const bool valid = row < n;
     const int cr = valid ? c : 0;
     const float* x = logits + (valid ? row : 0) * c;
-    const int64_t y = valid ? labels[row] : 0;
+    const int64_t y_in = valid ? labels[row] : 0;
+    const bool y_ok = label_in_range(y_in, c);
+    const int64_t y = y_ok ? y_in : 0;  // a bad label reads column 0 and stores NaN below
     const float x_y = valid ? x[y] : 0.f;
     float v[kVals];
 #pragma unroll
@@ -158,7 +198,8 @@ __global__ void __launch_bounds__(kThreads)
       acc.combine(o);
     }
     if (valid && lane == 0)
-      per_sample_stats_store(acc.finish(x_y - m, y == a), row, el2n, loss, correct, margin, entropy);
+      per_sample_stats_store(y_ok ? acc.finish(x_y - m, y == a) : bad_label_stats(), row, el2n, loss, correct, margin,
+                             entropy);
   }
 }
 
@@ -175,6 +216,18 @@ void launch_group(const float* logits, const int64_t* labels, int64_t n, int c, 
 void log_softmax(const float* x, float* out, int64_t n, int64_t c, void* stream) {
   if (c <= 0) return;
   launch_1d(log_softmax_kernel, n, stream, x, out, n, c);
+}
+
+void one_hot(const int64_t* labels, int64_t n, int64_t c, float* out, void* stream) {
+  if (n <= 0 || c <= 0) return;
+  launch_1d(one_hot_kernel, n * c, stream, labels, n, c, out);
+}
+
+void check_labels(const int64_t* labels, int64_t n, int64_t c, LabelErrorRecord* rec, int64_t op, void* stream) {
+  if (n <= 0) return;
+  YOCO_CHECK(rec != nullptr, "check_labels: no error record");
+  launch_1d(check_labels_kernel, n, stream, labels, n, c, rec);
+  launch_grid(commit_label_error_kernel, 1, 1, 0, stream, labels, c, rec, op);
 }
 
 void per_sample_stats(const float* logits, const int64_t* labels, int64_t n, int64_t c, float* el2n, float* loss,

@@ -127,17 +127,45 @@ YOCO_HD void per_sample_stats_store(const PerSampleStats& s, int64_t r, float* e
   if (entropy) entropy[r] = s.entropy;
 }
 
+// Labels: a class index y is valid for c classes when 0 <= y < c (the CPU check and the device check share it).
+YOCO_HD bool label_in_range(int64_t y, int64_t c) { return y >= 0 && y < c; }
+// Element (row label y, column k) of a one-hot mask. An out-of-range label gives a row of zeros (never an
+// out-of-bounds write): on CUDA the label check reports it later, at the next host wait.
+YOCO_HD float one_hot_value(int64_t y, int64_t k) { return y == k ? 1.f : 0.f; }
+
+// The device label check's report (one per CUDA context, engine/cuda_runtime.cu): the first bad label of the
+// first op whose check failed since the host last read it. Plain data, so the host copies it as bytes. Every
+// byte 0xff (the cleared state) makes sample == kNoLabelError.
+constexpr unsigned long long kNoLabelError = ~0ull;
+struct LabelErrorRecord {
+  unsigned long long sample;     // first bad sample of the reported op, kNoLabelError when none
+  unsigned long long candidate;  // scratch: the running check's smallest bad sample (atomicMin), then reset
+  int64_t value;                 // labels[sample]
+  int64_t classes;               // c of the reported check
+  int64_t op;                    // the engine's code for the op name (Context::label_op_code)
+};
+
 namespace cpu {
 // out[r, k] = x[r, k] - logsumexp(x[r, :]) for an [n, c] row-major array.
 void log_softmax(const float* x, float* out, int64_t n, int64_t c);
 // Labels must lie in [0, c) (the engine validates). Any output pointer may be null to skip it.
 void per_sample_stats(const float* logits, const int64_t* labels, int64_t n, int64_t c, float* el2n, float* loss,
                       float* correct, float* margin, float* entropy);
+// out[r, k] = (labels[r] == k) for an [n, c] mask (labels validated by the engine).
+void one_hot(const int64_t* labels, int64_t n, int64_t c, float* out);
 }  // namespace cpu
 namespace cuda {
 void log_softmax(const float* x, float* out, int64_t n, int64_t c, void* stream);
+// Labels are checked on the device, after the fact (check_labels below): a row whose label lies outside [0, c)
+// gets NaN statistics instead of an out-of-bounds read.
 void per_sample_stats(const float* logits, const int64_t* labels, int64_t n, int64_t c, float* el2n, float* loss,
                       float* correct, float* margin, float* entropy, void* stream);
+// Rows with a label outside [0, c) are all zeros (see one_hot_value); check_labels reports them.
+void one_hot(const int64_t* labels, int64_t n, int64_t c, float* out, void* stream);
+// Enqueues the label check without a host sync (so it can be captured in a CUDA graph): when some label lies
+// outside [0, c) and `rec` holds no error yet, rec gets the smallest such sample, its label, c and `op`.
+// A record that already holds an error keeps it (the first failing op is the one reported).
+void check_labels(const int64_t* labels, int64_t n, int64_t c, LabelErrorRecord* rec, int64_t op, void* stream);
 }  // namespace cuda
 
 }  // namespace yoco::kernels

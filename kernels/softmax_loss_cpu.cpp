@@ -22,4 +22,12 @@ void per_sample_stats(const float* logits, const int64_t* labels, int64_t n, int
   }
 }
 
+void one_hot(const int64_t* labels, int64_t n, int64_t c, float* out) {
+#pragma omp parallel for schedule(static) if (n * c > 32768)
+  for (int64_t r = 0; r < n; ++r) {
+    float* o = out + r * c;
+    for (int64_t k = 0; k < c; ++k) o[k] = one_hot_value(labels[r], k);
+  }
+}
+
 }  // namespace yoco::kernels::cpu
