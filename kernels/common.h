@@ -1,6 +1,7 @@
 // Shared kernel-layer definitions: the host/device qualifier and the one check-macro family.
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -12,6 +13,17 @@
 #endif
 
 namespace yoco {
+
+// v where keep holds, else +0, without a branch. GCC will not turn a float select such as `y > 0 ? v : 0` into
+// a blend (under the default -ftrapping-math), so hot loops kept a branch that mispredicts on random signs; an
+// integer mask vectorises. NaN v passes through where keep holds, as the ternary would.
+YOCO_HD float keep_or_zero(bool keep, float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  bits &= keep ? 0xffffffffu : 0u;
+  std::memcpy(&v, &bits, sizeof v);
+  return v;
+}
 
 // Every failed precondition or library call throws this, with file:line and a message naming shapes.
 class Error : public std::runtime_error {

@@ -17,7 +17,7 @@ YOCO_HD float unary_apply(UnaryOp op, float x, float a, float b) {
     case UnaryOp::Rsqrt: return 1.0f / sqrtf(x);
     case UnaryOp::Abs: return fabsf(x);
     case UnaryOp::Sign: return x > 0.f ? 1.f : (x < 0.f ? -1.f : 0.f);
-    case UnaryOp::Relu: return x > 0.f ? x : 0.f;
+    case UnaryOp::Relu: return keep_or_zero(x > 0.f, x);
     case UnaryOp::AddScalar: return x + a;
     case UnaryOp::MulScalar: return x * a;
     case UnaryOp::PowScalar: return powf(x, a);
@@ -34,8 +34,8 @@ YOCO_HD float binary_apply(BinaryOp op, float x, float y, float a, float b) {
     case BinaryOp::Sub: return x - y;
     case BinaryOp::Mul: return x * y;
     case BinaryOp::Div: return x / y;
-    case BinaryOp::ReluMask: return y > 0.f ? x : 0.f;
-    case BinaryOp::ClampMask: return (y >= a && y <= b) ? x : 0.f;
+    case BinaryOp::ReluMask: return keep_or_zero(y > 0.f, x);
+    case BinaryOp::ClampMask: return keep_or_zero((y >= a) & (y <= b), x);
   }
   return 0.f;
 }

@@ -25,7 +25,24 @@ void binary_loop(const float* x, const float* y, float* out, int64_t n, float a,
     int64_t ox, oy;
     broadcast_offsets(*bc, r * inner, &ox, &oy);
     float* o = out + r * inner;
-    for (int64_t j = 0; j < inner; ++j) o[j] = binary_apply(OP, x[ox + j * sx], y[oy + j * sy], a, b);
+    const float* xr = x + ox;
+    const float* yr = y + oy;
+    // The common stride pairs get their own vector loops (a scalar held across the run, or two contiguous
+    // runs); the general gather stays for the rest.
+    if (sx == 1 && sy == 0) {
+      const float yv = yr[0];
+#pragma omp simd
+      for (int64_t j = 0; j < inner; ++j) o[j] = binary_apply(OP, xr[j], yv, a, b);
+    } else if (sx == 0 && sy == 1) {
+      const float xv = xr[0];
+#pragma omp simd
+      for (int64_t j = 0; j < inner; ++j) o[j] = binary_apply(OP, xv, yr[j], a, b);
+    } else if (sx == 1 && sy == 1) {
+#pragma omp simd
+      for (int64_t j = 0; j < inner; ++j) o[j] = binary_apply(OP, xr[j], yr[j], a, b);
+    } else {
+      for (int64_t j = 0; j < inner; ++j) o[j] = binary_apply(OP, xr[j * sx], yr[j * sy], a, b);
+    }
   }
 }
 }  // namespace

@@ -29,12 +29,12 @@ YOCO_HD float group_norm_dx(float gxh, float xhat, float rstd, float a, float b)
 // The fused tail's element math. relu as the unary op (NaN maps to 0); a pooled output is the mean of its
 // window's four relu'd normalised values, summed as avg_pool2x2_at sums, so the fused forward rounds like the
 // three separate ops.
-YOCO_HD float relu_value(float v) { return v > 0.f ? v : 0.f; }
+YOCO_HD float relu_value(float v) { return keep_or_zero(v > 0.f, v); }
 YOCO_HD float pool4(float a, float b, float c, float d) { return 0.25f * ((a + b) + (c + d)); }
 // Gradient reaching one pre-norm element from its window's pooled gradient gp: a quarter of it where the
 // normalised value is positive (the pool's adjoint, then relu's mask on its input).
 YOCO_HD float norm_relu_pool_grad(float gp, float x, float mean, float rstd, float gamma, float beta) {
-  return group_norm_apply(x, mean, rstd, gamma, beta) > 0.f ? 0.25f * gp : 0.f;
+  return keep_or_zero(group_norm_apply(x, mean, rstd, gamma, beta) > 0.f, 0.25f * gp);
 }
 
 namespace cpu {

@@ -147,6 +147,7 @@ void group_norm_relu_pool_forward(const float* x, const float* gamma, const floa
       for (int64_t i = 0; i < oh; ++i) {
         const float* r0 = xp + 2 * i * w;
         const float* r1 = r0 + w;
+#pragma omp simd
         for (int64_t j = 0; j < ow; ++j) {
           const auto v = [&](const float* r, int64_t col) { return relu_value(group_norm_apply(r[col], mu, rs, ga, be)); };
           yp[i * ow + j] = pool4(v(r0, 2 * j), v(r0, 2 * j + 1), v(r1, 2 * j), v(r1, 2 * j + 1));
@@ -173,9 +174,14 @@ void group_norm_relu_pool_backward(const float* gp, const float* x, const float*
       const float* gk = gp + (ng * cpg + k) * oh * ow;
       for (int64_t i = 0; i < h; ++i) {
         const float* gr = gk + (i / 2) * ow;
-        const int64_t row = k * s + i * w;
-        for (int64_t j = 0; j < w; ++j)
-          dg[row + j] = norm_relu_pool_grad(gr[j / 2], xg[row + j], mu, rs, ga, be);
+        const float* xr = xg + k * s + i * w;
+        float* dr = dg + k * s + i * w;
+        // By window column, vectorised (the mask is keep_or_zero's bit mask, not a branch).
+#pragma omp simd
+        for (int64_t j = 0; j < ow; ++j) {
+          dr[2 * j] = norm_relu_pool_grad(gr[j], xr[2 * j], mu, rs, ga, be);
+          dr[2 * j + 1] = norm_relu_pool_grad(gr[j], xr[2 * j + 1], mu, rs, ga, be);
+        }
       }
     }
     group_backward(dg, xg, mu, rs, gamma ? gamma + c0 : nullptr, cpg, s, dg, &p[static_cast<size_t>(ng * cpg)],

@@ -24,7 +24,12 @@ void sum_reduce(const float* x, float* out, const ReducePlan& p, float scale) {
       const int64_t in_run = run - r % run;  // elements left in this contiguous run
       const int64_t len = in_run < hi - r ? in_run : hi - r;
       const float* px = x + off;
-      for (int64_t j = 0; j < len; ++j) acc += px[j];
+      // Vector lanes of doubles: one dependent chain of double adds was the whole cost of long sums (the
+      // conv-bias gradient). The lane count is fixed by the build, so the order is still fixed.
+      double run_acc = 0.0;
+#pragma omp simd reduction(+ : run_acc)
+      for (int64_t j = 0; j < len; ++j) run_acc += px[j];
+      acc += run_acc;
       r += len;
     }
     partial[static_cast<size_t>(t)] = acc;
