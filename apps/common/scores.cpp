@@ -3,33 +3,43 @@
 #include <algorithm>
 #include <numeric>
 #include "engine/per_sample.h"
+#include "engine/tensor.h"
 
 namespace yoco::app {
 
 DynamicsRecorder::DynamicsRecorder(int64_t n, int64_t epochs, const ScoreConfig& cfg)
     : n_(n), epochs_(epochs), logged_(std::min(epochs, std::max(cfg.stop_epoch, cfg.el2n_epochs))), cfg_(cfg) {
-  el2n_.assign(static_cast<size_t>(logged_ * n), 0.f);
-  correct_num_.assign(static_cast<size_t>(epochs), 0);
-  forgetting_.assign(static_cast<size_t>(n), 0.f);
-  aum_.assign(static_cast<size_t>(n), 0.f);
-  prev_correct_.assign(static_cast<size_t>(n), -1);
+  YOCO_CHECK(n >= 0 && epochs >= 0, "DynamicsRecorder: bad sizes n ", n, ", epochs ", epochs);
+  host_.el2n.assign(static_cast<size_t>(logged_ * n), 0.f);
+  host_.correct.assign(static_cast<size_t>(epochs), 0);
+  host_.forgetting.assign(static_cast<size_t>(n), 0.f);
+  host_.aum.assign(static_cast<size_t>(n), 0.f);
 }
 
 void DynamicsRecorder::observe(const BatchView& b) {
-  // One fused pass over the logits; the per-sample results (5 floats each) are folded here.
+  // One fused pass over the logits, then one fold of its per-sample results, both on the logits' device.
   PerSample s = per_sample_stats(b.logits, b.labels);
-  std::vector<float> el2n = s.el2n.to_vector(), correct = s.correct.to_vector(), margin = s.margin.to_vector();
-  YOCO_CHECK(b.epoch < epochs_, "DynamicsRecorder: epoch ", b.epoch, " beyond ", epochs_);
-  for (size_t j = 0; j < b.indices.size(); ++j) {
-    const int64_t i = b.indices[j];
-    YOCO_CHECK(i >= 0 && i < n_, "DynamicsRecorder: sample index ", i, " outside [0, ", n_, ")");
-    const bool ok = correct[j] > 0.5f;
-    if (b.epoch < logged_) el2n_[static_cast<size_t>(b.epoch * n_ + i)] += el2n[j];
-    correct_num_[static_cast<size_t>(b.epoch)] += ok;
-    if (prev_correct_[i] == 1 && !ok) forgetting_[i] += 1.f;  // a correct → incorrect transition
-    prev_correct_[i] = ok ? 1 : 0;
-    aum_[i] += margin[j];
+  observe_stats(b.indices, s.el2n, s.correct, s.margin, b.epoch);
+}
+
+void DynamicsRecorder::observe_stats(const std::vector<int64_t>& indices, const Tensor& el2n, const Tensor& correct,
+                                     const Tensor& margin, int64_t epoch) {
+  YOCO_CHECK(epoch >= 0 && epoch < epochs_, "DynamicsRecorder: epoch ", epoch, " outside [0, ", epochs_, ")");
+  if (!state_.forgetting.defined()) state_ = training_dynamics(n_, epochs_, logged_, el2n.device());
+  // fold_dynamics checks the indices (in [0, n), distinct within the batch) from this host vector.
+  fold_dynamics(state_, el2n, correct, margin, indices, epoch);
+  host_stale_ = true;
+}
+
+const DynamicsRecorder::Host& DynamicsRecorder::host() const {
+  if (host_stale_) {  // the recorder's only host waits: the whole state, back to back, after the last fold
+    host_.el2n = state_.el2n.to_vector();
+    host_.correct = state_.correct_num.to_int_vector();
+    host_.forgetting = state_.forgetting.to_vector();
+    host_.aum = state_.aum.to_vector();
+    host_stale_ = false;
   }
+  return host_;
 }
 
 std::vector<float> lbpe_topk(const std::vector<float>& el2n_by_epoch, const std::vector<int64_t>& correct_by_epoch,

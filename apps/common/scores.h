@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 #include "apps/common/trainer.h"
+#include "engine/per_sample.h"
 
 namespace yoco::app {
 
@@ -15,24 +16,36 @@ struct ScoreConfig {
   int64_t el2n_epochs = 10;  // EL2N = Σ over epochs [0, el2n_epochs) of ‖p − y‖₂
 };
 
-// Folds each training batch's fused per-sample statistics into per-sample/per-epoch accumulators.
+// Folds each training batch's fused per-sample statistics into per-sample/per-epoch accumulators. The state lives
+// on the device of the batches (engine TrainingDynamics), so a CUDA training loop never waits for the host here;
+// the accessors download it once, at the first read after the last fold.
 class DynamicsRecorder {
  public:
   DynamicsRecorder(int64_t n, int64_t epochs, const ScoreConfig& cfg);
   void observe(const BatchView& b);  // the trainer's BatchHook
-  const std::vector<float>& el2n_by_epoch() const { return el2n_; }      // [min(E, stop), N]
-  const std::vector<int64_t>& correct_by_epoch() const { return correct_num_; }  // [E]
-  const std::vector<float>& forgetting() const { return forgetting_; }   // [N]
-  const std::vector<float>& aum() const { return aum_; }                 // [N] Σ p_y − max_{k≠y} p_k
+  // Folds precomputed statistics (f32 [B], one device) of the rows `indices` (unique, in [0, n)) in `epoch`.
+  void observe_stats(const std::vector<int64_t>& indices, const Tensor& el2n, const Tensor& correct,
+                     const Tensor& margin, int64_t epoch);
+  // Host copies of the state, current as of the last fold (the first call after a fold waits for the device).
+  const std::vector<float>& el2n_by_epoch() const { return host().el2n; }         // [min(E, stop), N]
+  const std::vector<int64_t>& correct_by_epoch() const { return host().correct; }  // [E]
+  const std::vector<float>& forgetting() const { return host().forgetting; }      // [N]
+  const std::vector<float>& aum() const { return host().aum; }                    // [N] Σ p_y − max_{k≠y} p_k
   int64_t n() const { return n_; }
   int64_t logged_epochs() const { return logged_; }
 
  private:
+  struct Host {
+    std::vector<float> el2n, forgetting, aum;
+    std::vector<int64_t> correct;
+  };
+  const Host& host() const;  // downloads the state when a fold happened since the last download
+
   int64_t n_, epochs_, logged_;
   ScoreConfig cfg_;
-  std::vector<float> el2n_, forgetting_, aum_;
-  std::vector<int64_t> correct_num_;
-  std::vector<int8_t> prev_correct_;  // -1 = not seen yet
+  TrainingDynamics state_;  // allocated on the first batch's device
+  mutable Host host_;
+  mutable bool host_stale_ = false;
 };
 
 // LBPE_topK(x) = Σ_{e ∈ top-K epochs by correct count in [0, stop)} ‖p_e(x) − y‖₂. Ties between epochs with

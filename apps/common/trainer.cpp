@@ -74,9 +74,9 @@ ConvNetConfig convnet_for(const data::Dataset& d) {
   return nc;
 }
 
-float train_batch(ConvNet& net, SGD& opt, const data::Dataset& train, const std::vector<int64_t>& idx,
-                  const data::Dsa* dsa, float cutmix_p, uint64_t seed, uint64_t draw_id, Tensor* logits_out,
-                  Tensor* labels_out) {
+Tensor train_batch(ConvNet& net, SGD& opt, const data::Dataset& train, const std::vector<int64_t>& idx,
+                   const data::Dsa* dsa, float cutmix_p, uint64_t seed, uint64_t draw_id, Tensor* logits_out,
+                   Tensor* labels_out) {
   NvtxRange nvtx("train_batch");
   const Device dev = net.device();
   const int64_t b = static_cast<int64_t>(idx.size());
@@ -102,7 +102,7 @@ float train_batch(ConvNet& net, SGD& opt, const data::Dataset& train, const std:
   opt.step();
   if (logits_out) *logits_out = logits.detach();
   if (labels_out) *labels_out = y;
-  return loss.item();
+  return loss.detach();
 }
 
 TrainResult train_model(ConvNet& net, const data::Dataset& train, const data::Dataset* test, const TrainConfig& cfg,
@@ -124,23 +124,37 @@ TrainResult train_model(ConvNet& net, const data::Dataset& train, const data::Da
   auto t0 = Clock::now();
   double last_print = -1e9;
   int64_t step = 0, seen = 0;
+  // Each step's loss stays on the net's device, in its slot of the epoch (a device-to-device copy, no host
+  // sync); the host reads the slots only where a value is reported: a progress line or the last epoch's mean.
+  // The epoch loss is then summed on the host in double, in step order, from the same float per step as the
+  // former per-step item(): the reported numbers are bit-identical to it on CPU and CUDA (a device running sum
+  // in f32 would change the rounding). The CPU takes the same path (its copy is a memcpy).
+  Tensor step_losses = empty({iters_per_epoch}, DType::F32, net.device());
+  auto epoch_mean_loss = [&] {
+    std::vector<float> lv = step_losses.to_vector();  // the one host wait of a reported epoch
+    double loss_sum = 0;
+    for (float v : lv) loss_sum += v;
+    return static_cast<float>(loss_sum / static_cast<double>(iters_per_epoch));
+  };
   for (int64_t epoch = 0; epoch < cfg.epochs; ++epoch) {
     NvtxRange nvtx("train_epoch");
     std::vector<int64_t> order = shuffled_indices(n, cfg.seed, kShuffleStream, static_cast<uint64_t>(epoch));
-    double loss_sum = 0;
     Tensor y_hook;
     for (int64_t it = 0; it < iters_per_epoch; ++it, ++step) {
       std::vector<int64_t> idx(order.begin() + it * cfg.batch, order.begin() + std::min(n, (it + 1) * cfg.batch));
       Tensor logits;
-      float lv = train_batch(net, opt, train, idx, use_dsa ? &dsa : nullptr, cfg.cutmix_p, cfg.seed,
-                             static_cast<uint64_t>(step), hook ? &logits : nullptr, hook ? &y_hook : nullptr);
+      Tensor loss = train_batch(net, opt, train, idx, use_dsa ? &dsa : nullptr, cfg.cutmix_p, cfg.seed,
+                                static_cast<uint64_t>(step), hook ? &logits : nullptr, hook ? &y_hook : nullptr);
       if (cfg.lr_per_iteration) sched.step();
-      loss_sum += lv;
+      Tensor slot = make_view(step_losses, {1}, it);  // a view: the copy lands in step_losses
+      copy_(slot, loss);
       seen += static_cast<int64_t>(idx.size());
       if (hook) hook(BatchView{idx, logits, y_hook, epoch});
       // Long epochs (whole datasets) also report inside the epoch, every ~10 s.
       double el_it = since(t0);
       if (cfg.progress && el_it - last_print > 10.0 && it + 1 < iters_per_epoch) {
+        const float lv = loss.item();  // waits for the device, so the rate and ETA below count finished work
+        el_it = since(t0);
         last_print = el_it;
         double done = static_cast<double>(epoch) + static_cast<double>(it + 1) / static_cast<double>(iters_per_epoch);
         std::fprintf(stderr, "%sepoch %lld/%lld (batch %lld/%lld) loss %.4f %.0f img/s ETA %s\n", cfg.label.c_str(),
@@ -150,7 +164,9 @@ TrainResult train_model(ConvNet& net, const data::Dataset& train, const data::Da
       }
     }
     if (!cfg.lr_per_iteration) sched.step();
-    res.final_loss = static_cast<float>(loss_sum / static_cast<double>(iters_per_epoch));
+    const bool last_epoch = epoch + 1 == cfg.epochs;
+    // Only the last epoch's mean reaches TrainResult; others are read when a progress line shows them.
+    if (last_epoch) res.final_loss = epoch_mean_loss();
     bool is_eval = test && std::find(eval_epochs.begin(), eval_epochs.end(), epoch + 1) != eval_epochs.end();
     if (is_eval) {
       float acc = evaluate_accuracy(net, *test, cfg.eval_batch);
@@ -159,11 +175,13 @@ TrainResult train_model(ConvNet& net, const data::Dataset& train, const data::Da
       res.last = acc;
     }
     double el = since(t0);
-    if (cfg.progress && (el - last_print > 2.0 || epoch + 1 == cfg.epochs || is_eval)) {
+    if (cfg.progress && (el - last_print > 2.0 || last_epoch || is_eval)) {
+      const float epoch_loss = last_epoch ? res.final_loss : epoch_mean_loss();
+      el = since(t0);  // after the download's wait: the rate and ETA count finished work
       last_print = el;
       double eta = el / static_cast<double>(epoch + 1) * static_cast<double>(cfg.epochs - epoch - 1);
       std::fprintf(stderr, "%sepoch %lld/%lld loss %.4f lr %.5f %.0f img/s ETA %s%s\n", cfg.label.c_str(),
-                   static_cast<long long>(epoch + 1), static_cast<long long>(cfg.epochs), res.final_loss, opt.lr(),
+                   static_cast<long long>(epoch + 1), static_cast<long long>(cfg.epochs), epoch_loss, opt.lr(),
                    static_cast<double>(seen) / el, format_duration(eta).c_str(),
                    is_eval ? (" test acc " + std::to_string(res.last * 100).substr(0, 5) + "%").c_str() : "");
     }

@@ -52,8 +52,9 @@ ConvNetConfig convnet_for(const data::Dataset& d);
 
 // One SGD step on the images `idx` of `train`: normalise, DSA (if given; per-sample draws keyed by
 // (seed, draw_id)), CutMix with probability cutmix_p, cross-entropy (soft when mixed), backward, step.
-// Returns the loss; optionally the detached logits and the (original) labels of the batch.
-float train_batch(ConvNet& net, SGD& opt, const data::Dataset& train, const std::vector<int64_t>& idx,
+// Returns the detached scalar loss on the net's device (no host sync: read it with item() only where a value is
+// needed); optionally the detached logits and the (original) labels of the batch.
+Tensor train_batch(ConvNet& net, SGD& opt, const data::Dataset& train, const std::vector<int64_t>& idx,
                   const data::Dsa* dsa, float cutmix_p, uint64_t seed, uint64_t draw_id, Tensor* logits_out = nullptr,
                   Tensor* labels_out = nullptr);
 
