@@ -1,5 +1,7 @@
 // Elementwise family, CUDA: one thread per output element; the op is a template parameter so the switch
 // in unary_apply/binary_apply (the only place the math lives) folds away at compile time.
+#include <climits>
+#include <cstdint>
 #include "kernels/cuda_check.cuh"
 #include "kernels/elementwise.h"
 
@@ -20,14 +22,15 @@ __global__ void binary_kernel(const float* x, const float* y, float* out, int64_
   out[i] = binary_apply(OP, x[i], y[i], a, b);
 }
 
-// The Broadcast record travels by value (kernel parameter space), so no device copy is needed.
-template <BinaryOp OP>
+// The Broadcast record travels by value (kernel parameter space), so no device copy is needed. I is the index
+// type of the offset arithmetic (see broadcast_offsets_as).
+template <BinaryOp OP, class I>
 __global__ void binary_bc_kernel(const float* x, const float* y, float* out, int64_t n, float a, float b,
                                  Broadcast bc) {
   const int64_t i = global_index();
   if (i >= n) return;
-  int64_t ox, oy;
-  broadcast_offsets(bc, i, &ox, &oy);
+  I ox, oy;
+  broadcast_offsets_as<I>(bc, static_cast<I>(i), &ox, &oy);
   out[i] = binary_apply(OP, x[ox], y[oy], a, b);
 }
 
@@ -41,8 +44,10 @@ __global__ void fill_kernel(T* out, int64_t n, T v) {
 template <BinaryOp OP>
 void binary_launch(const float* x, const float* y, float* out, int64_t n, float a, float b, const Broadcast* bc,
                    void* s) {
-  if (bc)
-    launch_1d(binary_bc_kernel<OP>, n, s, x, y, out, n, a, b, *bc);
+  if (bc && n <= INT32_MAX)
+    launch_1d(binary_bc_kernel<OP, uint32_t>, n, s, x, y, out, n, a, b, *bc);
+  else if (bc)
+    launch_1d(binary_bc_kernel<OP, int64_t>, n, s, x, y, out, n, a, b, *bc);
   else
     launch_1d(binary_kernel<OP>, n, s, x, y, out, n, a, b);
 }

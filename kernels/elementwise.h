@@ -49,17 +49,25 @@ struct Broadcast {
   int64_t stride_y[kMaxDims] = {};
 };
 
-// Offsets of output element i in both inputs.
-YOCO_HD void broadcast_offsets(const Broadcast& bc, int64_t i, int64_t* ox, int64_t* oy) {
-  int64_t x = 0, y = 0;
+// Offsets of output element i in both inputs, in index type I: int64_t in general; the CUDA launcher uses
+// uint32_t when the output has fewer than 2^31 elements (every offset then fits, and 32-bit division costs a
+// fraction of 64-bit division on the GPU, where this runs once per element).
+template <class I>
+YOCO_HD void broadcast_offsets_as(const Broadcast& bc, I i, I* ox, I* oy) {
+  I x = 0, y = 0;
   for (int d = bc.ndim - 1; d >= 0; --d) {
-    int64_t c = i % bc.shape[d];
-    i /= bc.shape[d];
-    x += c * bc.stride_x[d];
-    y += c * bc.stride_y[d];
+    const I s = static_cast<I>(bc.shape[d]);
+    const I c = i % s;
+    i /= s;
+    x += c * static_cast<I>(bc.stride_x[d]);
+    y += c * static_cast<I>(bc.stride_y[d]);
   }
   *ox = x;
   *oy = y;
+}
+
+YOCO_HD void broadcast_offsets(const Broadcast& bc, int64_t i, int64_t* ox, int64_t* oy) {
+  broadcast_offsets_as<int64_t>(bc, i, ox, oy);
 }
 
 namespace cpu {
