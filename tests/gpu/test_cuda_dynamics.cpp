@@ -22,18 +22,6 @@ namespace {
 
 constexpr Device kCuda = Device::CUDA;
 
-data::Dataset toy_dataset(int64_t n) {
-  data::Dataset d;
-  d.name = "fashion-mnist";
-  d.num_classes = 2, d.channels = 1, d.height = 28, d.width = 28;
-  d.mean = {0.2861f}, d.std = {0.3530f};
-  d.images = rand_uniform({n, 1, 28, 28}, 99, 6, 0);
-  std::vector<int64_t> lab;
-  for (int64_t i = 0; i < n; ++i) lab.push_back(i % 2);
-  d.labels = from_int_vector(lab, {n});
-  return d;
-}
-
 Tensor vec(const std::vector<float>& v) { return from_vector(v, {static_cast<int64_t>(v.size())}); }
 
 void check_same(const DynamicsRecorder& dev, const DynamicsRecorder& cpu) {
@@ -103,7 +91,7 @@ TEST_CASE("CUDA recorder fed by logits equals a CPU fold of the same CUDA per-sa
 
 TEST_CASE("CUDA train_model reports the losses a CPU recomputation of its steps gives") {
   if (!cuda_ready()) return;
-  data::Dataset d = toy_dataset(24);
+  data::Dataset d = test::two_class_dataset(24, 6);
   ConvNet net(convnet_for(d), 5, kCuda);
   TrainConfig tc;
   tc.epochs = 3, tc.batch = 10, tc.cutmix_p = 0.f, tc.progress = true, tc.label = "[gpu test] ";  // DSA on

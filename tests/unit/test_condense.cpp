@@ -15,19 +15,6 @@ using namespace yoco;
 using namespace yoco::app;
 
 namespace {
-// A small two-class "dataset" of smooth random images (28×28, 1 channel) so steps are fast.
-data::Dataset toy_dataset(int64_t per_class) {
-  data::Dataset d;
-  d.name = "fashion-mnist";
-  d.num_classes = 2, d.channels = 1, d.height = 28, d.width = 28;
-  d.mean = {0.2861f}, d.std = {0.3530f};
-  d.images = rand_uniform({2 * per_class, 1, 28, 28}, 99, 5, 0);
-  std::vector<int64_t> lab;
-  for (int64_t i = 0; i < 2 * per_class; ++i) lab.push_back(i % 2);
-  d.labels = from_int_vector(lab, {2 * per_class});
-  return d;
-}
-
 CondenseConfig toy_config() {
   CondenseConfig c = default_condense_config("fashion-mnist", 1, 2);
   c.batch_real = 8, c.n_data = 16, c.batch_net = 8, c.niter = 2, c.inner = 2, c.progress = false;
@@ -36,7 +23,7 @@ CondenseConfig toy_config() {
 }  // namespace
 
 TEST_CASE("one image step lowers the matching loss on a fixed batch") {
-  data::Dataset d = toy_dataset(10);
+  data::Dataset d = test::two_class_dataset(20, 5);
   CondenseConfig cfg = toy_config();
   ConvNetConfig nc;
   nc.channels = 1, nc.image_size = 28, nc.num_classes = 2;
@@ -65,7 +52,7 @@ TEST_CASE("one image step lowers the matching loss on a fixed batch") {
 }
 
 TEST_CASE("interrupted + resumed condensation is bit-identical to an uninterrupted run") {
-  data::Dataset d = toy_dataset(12);
+  data::Dataset d = test::two_class_dataset(24, 5);
   CondenseConfig cfg = toy_config();
   CondenseState full = condense_init(d, cfg);
   REQUIRE(condense_run(d, cfg, full));
@@ -93,7 +80,7 @@ TEST_CASE("interrupted + resumed condensation is bit-identical to an uninterrupt
 }
 
 TEST_CASE("a checkpoint from other settings is refused") {
-  data::Dataset d = toy_dataset(4);
+  data::Dataset d = test::two_class_dataset(8, 5);
   CondenseConfig cfg = toy_config();
   CondenseState st = condense_init(d, cfg);
   std::string ckpt = (std::filesystem::temp_directory_path() / "yoco_condense_refuse_test.ckpt.npz").string();

@@ -62,18 +62,6 @@ Batch random_batch(std::vector<int64_t> idx, std::mt19937_64& rng, const std::ve
 
 Tensor vec(const std::vector<float>& v) { return from_vector(v, {static_cast<int64_t>(v.size())}); }
 
-data::Dataset toy_dataset(int64_t n) {
-  data::Dataset d;
-  d.name = "fashion-mnist";
-  d.num_classes = 2, d.channels = 1, d.height = 28, d.width = 28;
-  d.mean = {0.2861f}, d.std = {0.3530f};
-  d.images = rand_uniform({n, 1, 28, 28}, 99, 6, 0);
-  std::vector<int64_t> lab;
-  for (int64_t i = 0; i < n; ++i) lab.push_back(i % 2);
-  d.labels = from_int_vector(lab, {n});
-  return d;
-}
-
 }  // namespace
 
 TEST_CASE("DynamicsRecorder (fold_dynamics on the CPU) equals the host fold bit for bit") {
@@ -132,7 +120,7 @@ TEST_CASE("fold_dynamics refuses a repeated or out-of-range index before writing
 }
 
 TEST_CASE("train_model reports the mean of its last epoch's step losses (summed in double, step order)") {
-  data::Dataset d = toy_dataset(20);
+  data::Dataset d = test::two_class_dataset(20, 6);
   ConvNet net(convnet_for(d), 5);
   TrainConfig tc;
   tc.epochs = 2, tc.batch = 8, tc.dsa = "none", tc.cutmix_p = 0.f, tc.progress = false;  // 3 steps, the last short

@@ -45,6 +45,18 @@ Tensor random_tensor(const Shape& shape, uint64_t stream, float lo, float hi) {
   return rand_uniform(shape, test_seed(), stream, 0, lo, hi);
 }
 
+data::Dataset two_class_dataset(int64_t n, uint64_t stream) {
+  data::Dataset d;
+  d.name = "fashion-mnist";
+  d.num_classes = 2, d.channels = 1, d.height = 28, d.width = 28;
+  d.mean = {0.2861f}, d.std = {0.3530f};
+  d.images = rand_uniform({n, 1, 28, 28}, 99, stream, 0);
+  std::vector<int64_t> lab;
+  for (int64_t i = 0; i < n; ++i) lab.push_back(i % 2);
+  d.labels = from_int_vector(lab, {n});
+  return d;
+}
+
 std::string error_of(const std::function<void()>& f) {
   try {
     f();

@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 #include <vector>
+#include "data/dataset.h"
 #include "engine/tensor.h"
 
 namespace yoco::test {
@@ -17,6 +18,10 @@ double rel_err(const Tensor& a, const Tensor& b);
 uint64_t test_seed();
 // Uniform [lo, hi) tensor from the engine RNG keyed by (test_seed(), stream).
 Tensor random_tensor(const Shape& shape, uint64_t stream, float lo = -1.f, float hi = 1.f);
+
+// A two-class 1x28x28 "fashion-mnist" dataset of n uniform random images (fixed seed 99, the given RNG stream),
+// labels alternating 0, 1: small enough for training-loop tests to run in milliseconds.
+data::Dataset two_class_dataset(int64_t n, uint64_t stream);
 
 // The message of the yoco::Error that f throws, or "<no error>".
 std::string error_of(const std::function<void()>& f);
