@@ -26,36 +26,14 @@ Tensor sum_raw(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim, 
   detail::check_f32(a, "sum", "input");
   const int64_t nd = a.dim();
   YOCO_CHECK(nd <= kernels::kMaxReduceDims, "sum: at most ", kernels::kMaxReduceDims, " dims, got ", a.str());
-  std::vector<bool> red(nd, false);
+  bool red[kernels::kMaxReduceDims] = {};
   for (int64_t d : dims) red[d] = true;
-  kernels::ReducePlan p;
   Shape out_shape;
-  std::vector<int64_t> strides(nd);
-  int64_t st = 1;
-  for (int64_t d = nd - 1; d >= 0; --d) strides[d] = st, st *= a.shape()[d];
-  // Neighbouring dims of the same kind (both reduced or both kept) are merged: the input is contiguous,
-  // so [N,C,H,W] over {2,3} becomes one kept dim of N·C and one reduced run of H·W.
-  int last = -1;  // 0 kept, 1 reduced
   for (int64_t d = 0; d < nd; ++d) {
-    int64_t s = a.shape()[d];
     if (red[d] && keepdim) out_shape.push_back(1);
-    if (!red[d]) out_shape.push_back(s);
-    if (s == 1) continue;
-    int kind = red[d] ? 1 : 0;
-    if (kind == last) {
-      if (kind) {
-        p.red_shape[p.n_red - 1] *= s, p.red_stride[p.n_red - 1] = strides[d];
-      } else {
-        p.kept_shape[p.n_kept - 1] *= s, p.kept_stride[p.n_kept - 1] = strides[d];
-      }
-    } else if (kind) {
-      p.red_shape[p.n_red] = s, p.red_stride[p.n_red++] = strides[d];
-    } else {
-      p.kept_shape[p.n_kept] = s, p.kept_stride[p.n_kept++] = strides[d];
-    }
-    if (kind) p.n_reduce *= s; else p.n_out *= s;
-    last = kind;
+    if (!red[d]) out_shape.push_back(a.shape()[d]);
   }
+  const kernels::ReducePlan p = kernels::make_reduce_plan(a.shape().data(), static_cast<int>(nd), red);
   Tensor out = empty(out_shape, DType::F32, a.device());
   if (p.n_out == 0) return out;
   if (p.n_reduce == 0) {

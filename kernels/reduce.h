@@ -24,6 +24,33 @@ YOCO_HD int64_t plan_offset(const int64_t* shape, const int64_t* stride, int n, 
   return off;
 }
 
+// The plan of a sum over the dims flagged in `reduced` of a contiguous input of shape[0..nd): size-1 dims are
+// dropped and neighbouring dims of one kind (both kept or both reduced) merged, so [N,C,H,W] over {2,3} becomes
+// one kept dim of N·C and one reduced run of H·W. At most kMaxReduceDims dims (the engine checks).
+inline ReducePlan make_reduce_plan(const int64_t* shape, int nd, const bool* reduced) {
+  ReducePlan p;
+  int64_t strides[kMaxReduceDims] = {};
+  int64_t st = 1;
+  for (int d = nd - 1; d >= 0; --d) strides[d] = st, st *= shape[d];
+  int last = -1;  // kind of the previous kept-or-reduced dim: 0 kept, 1 reduced
+  for (int d = 0; d < nd; ++d) {
+    const int64_t s = shape[d];
+    if (s == 1) continue;
+    const int kind = reduced[d] ? 1 : 0;
+    int64_t* sh = kind ? p.red_shape : p.kept_shape;
+    int64_t* sd = kind ? p.red_stride : p.kept_stride;
+    int& n = kind ? p.n_red : p.n_kept;
+    if (kind == last) {
+      sh[n - 1] *= s, sd[n - 1] = strides[d];
+    } else {
+      sh[n] = s, sd[n++] = strides[d];
+    }
+    (kind ? p.n_reduce : p.n_out) *= s;
+    last = kind;
+  }
+  return p;
+}
+
 // Length of the innermost reduced dim when it is contiguous (stride 1): the input is then a dense
 // [rows, run] array of runs with rows = n_out * n_reduce / run. 0 when a kept dim is innermost.
 inline int64_t contiguous_run(const ReducePlan& p) {

@@ -12,30 +12,11 @@ using kernels::ReducePlan;
 
 namespace {
 
-// The plan engine/ops_reduce.cpp builds: neighbouring dims of one kind merged, size-1 dims dropped.
+// The plan the engine builds for sum(x, dims) (kernels::make_reduce_plan, called by engine/ops_reduce.cpp).
 ReducePlan make_plan(const Shape& shape, const std::vector<bool>& red) {
-  ReducePlan p;
-  const int nd = static_cast<int>(shape.size());
-  std::vector<int64_t> strides(nd);
-  int64_t st = 1;
-  for (int d = nd - 1; d >= 0; --d) strides[d] = st, st *= shape[d];
-  int last = -1;
-  for (int d = 0; d < nd; ++d) {
-    const int64_t s = shape[d];
-    if (s == 1) continue;
-    const int kind = red[d] ? 1 : 0;
-    int64_t* sh = kind ? p.red_shape : p.kept_shape;
-    int64_t* sd = kind ? p.red_stride : p.kept_stride;
-    int& n = kind ? p.n_red : p.n_kept;
-    if (kind == last) {
-      sh[n - 1] *= s, sd[n - 1] = strides[d];
-    } else {
-      sh[n] = s, sd[n++] = strides[d];
-    }
-    (kind ? p.n_reduce : p.n_out) *= s;
-    last = kind;
-  }
-  return p;
+  bool flags[kernels::kMaxReduceDims] = {};
+  for (size_t d = 0; d < red.size(); ++d) flags[d] = red[d];
+  return kernels::make_reduce_plan(shape.data(), static_cast<int>(shape.size()), flags);
 }
 
 // The CUDA run path's arithmetic on the CPU: stage 1 sums chunks of `chunk` elements of every run into a
