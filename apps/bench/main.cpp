@@ -8,6 +8,7 @@
 #include "apps/bench/lbpe_bench.h"
 #include "apps/bench/timing.h"
 #include "apps/common/matching.h"
+#include "apps/common/omp_wait.h"
 #include "data/augment.h"
 #include "data/decode.h"
 #include "engine/autograd.h"
@@ -151,6 +152,7 @@ Timing time_runs(const std::function<void()>& run, int64_t reps, Device dev) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  yoco::app::use_passive_omp_wait(argv);
   CLI::App app{"Engine benchmarks: ConvNet-3 train step and IDC gradient-matching step"};
   std::string device = "cpu", json_out, cases_arg = "train28,train32,match28,match32,inner28,score28";
   int64_t reps = 10, warmup = 3, batch = 256, n_real = 64, n_syn = 40;

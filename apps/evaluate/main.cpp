@@ -3,12 +3,14 @@
 #include <cstdio>
 #include "apps/common/cli.h"
 #include "apps/common/evaluate.h"
+#include "apps/common/omp_wait.h"
 #include "data/registry.h"
 #include "data/set_dataset.h"
 
 using namespace yoco;
 
 int main(int argc, char** argv) {
+  yoco::app::use_passive_omp_wait(argv);
   CLI::App app{"Evaluate a condensed or pruned set (or a real subset) by training ConvNets from scratch"};
   std::string input, dataset = "fashion-mnist", data_dir, json_out, device = "cpu", norm = "instance";
   std::string dsa = "color_crop_flip_scale_rotate";
