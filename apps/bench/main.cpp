@@ -152,7 +152,7 @@ Timing time_runs(const std::function<void()>& run, int64_t reps, Device dev) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  yoco::app::use_passive_omp_wait(argv);
+  yoco::app::bound_omp_spinning(argv);
   CLI::App app{"Engine benchmarks: ConvNet-3 train step and IDC gradient-matching step"};
   std::string device = "cpu", json_out, cases_arg = "train28,train32,match28,match32,inner28,score28";
   int64_t reps = 10, warmup = 3, batch = 256, n_real = 64, n_syn = 40;

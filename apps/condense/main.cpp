@@ -20,7 +20,7 @@ void on_signal(int) { stop_requested.store(true); }
 }  // namespace
 
 int main(int argc, char** argv) {
-  yoco::app::use_passive_omp_wait(argv);
+  yoco::app::bound_omp_spinning(argv);
   CLI::App app{"Condense a dataset with IDC (gradient matching, multi-formation, Siamese DSA)"};
   std::string dataset = "fashion-mnist", data_dir, out, device = "cpu", metric, png, resume_path, store = "f32";
   int64_t ipc = 10, factor = 2, niter = -1, inner = -1, batch_real = -1, checkpoint_every = 10, eval_every = 0,

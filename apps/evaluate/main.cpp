@@ -10,7 +10,7 @@
 using namespace yoco;
 
 int main(int argc, char** argv) {
-  yoco::app::use_passive_omp_wait(argv);
+  yoco::app::bound_omp_spinning(argv);
   CLI::App app{"Evaluate a condensed or pruned set (or a real subset) by training ConvNets from scratch"};
   std::string input, dataset = "fashion-mnist", data_dir, json_out, device = "cpu", norm = "instance";
   std::string dsa = "color_crop_flip_scale_rotate";

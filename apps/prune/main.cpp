@@ -67,7 +67,7 @@ void add_train_flags(CLI::App* c, app::TrainConfig& t, const char* what) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  yoco::app::use_passive_omp_wait(argv);
+  yoco::app::bound_omp_spinning(argv);
   CLI::App app{"YOCO: prune a condensed set to any smaller IPC (scores once, selects instantly)"};
   app.require_subcommand(1);
   std::string input, out, scores_path, methods_arg = "yoco", targets_arg = "1,2,5", device = "cpu", out_dir,
