@@ -110,6 +110,7 @@ void destroy_state(CudaState* s) {
 #endif
   if (h.blas) (void)cublasDestroy(h.blas);
   if (h.workspace) (void)cudaFree(h.workspace);
+  for (void* w : h.retired_workspaces) (void)cudaFree(w);
   if (s->label_record) (void)cudaFree(s->label_record);
   if (h.stream) (void)cudaStreamDestroy(h.stream);
   delete s;

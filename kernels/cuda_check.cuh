@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 #include "kernels/common.h"
 #ifdef YOCO_WITH_CUDNN
 #include <cudnn.h>
@@ -27,6 +28,9 @@ struct CudaHandles {
   void* dnn = nullptr;               // cudnnHandle_t when YOCO_WITH_CUDNN, else null
   void* workspace = nullptr;         // cuDNN scratch, grown on demand (stream-ordered by the single stream)
   size_t ws_bytes = 0;
+  // Workspaces outgrown by a larger request: kept until the context ends (engine/cuda_runtime.cu frees them),
+  // because a captured CUDA graph may still address one. A handful of growth steps, so bounded.
+  std::vector<void*> retired_workspaces;
   const bool* allow_tf32 = nullptr;  // points at Context::allow_tf32 (read at each call, never copied)
   // Per-shape convolution plans (descriptors + chosen algorithms), owned here so they die with the context;
   // opaque because only kernels/conv.cu knows the type. Querying cuDNN's heuristics on every call cost far more
@@ -137,15 +141,15 @@ inline int to_int(int64_t v, const char* what) {
   return static_cast<int>(v);
 }
 
-// Scratch of at least `bytes` from the handles; grows by cudaFree/cudaMalloc (both stream-synchronising,
-// so no kernel still uses the old block). Grows only a few times, then stays flat.
+// Scratch of at least `bytes` from the handles. Growing allocates a new block and retires the old one (not
+// freed: kernels captured in a CUDA graph keep its address). Grows only a few times, then stays flat.
 inline void* workspace(void* s, size_t bytes) {
   CudaHandles& h = handles(s);
   if (bytes > h.ws_bytes) {
-    if (h.workspace) CUDA_CHECK(cudaFree(h.workspace));
-    h.workspace = nullptr;
-    h.ws_bytes = 0;
-    CUDA_CHECK(cudaMalloc(&h.workspace, bytes));
+    void* fresh = nullptr;
+    CUDA_CHECK(cudaMalloc(&fresh, bytes));
+    if (h.workspace) h.retired_workspaces.push_back(h.workspace);
+    h.workspace = fresh;
     h.ws_bytes = bytes;
   }
   return h.workspace;
