@@ -3,8 +3,10 @@
 the engine/PyTorch ratio table. PyTorch here is only a reference; the engine never uses it.
 
 Usage: bench/compare.py [--bench build/apps/bench/bench] [--device cpu|cuda] [--reps 10] [--out docs/bench.json]
-                        [--graph] [--tf32 off|on]
+                        [--graph] [--tf32 off|on] [--torch-deterministic off|on]
 --tf32 (CUDA) sets the precision of both sides: off (default) is FP32 everywhere, on lets both use TF32.
+--torch-deterministic (CUDA) on restricts PyTorch to deterministic cuDNN algorithms, as the engine always is
+(bitwise reproducible runs); off (default) leaves PyTorch free to pick faster non-deterministic ones.
 --graph (CUDA) adds the engine's CUDA-graph replay rows (<case>+graph), each compared with PyTorch eager of
 the same case.
 Run through bench/run.sh on CPU so PyTorch gets 2 threads and the allocator settings from the issue.
@@ -129,7 +131,12 @@ def main():
     ap.add_argument("--tf32", choices=["off", "on"], default="off",
                     help="CUDA precision of BOTH sides: off = FP32 convolutions and matmuls (the engine's default; "
                          "PyTorch's own default runs cuDNN convolutions in TF32), on = TF32 allowed in both")
+    ap.add_argument("--torch-deterministic", choices=["off", "on"], default="off",
+                    help="CUDA: on = PyTorch uses deterministic cuDNN algorithms only, as the engine always does "
+                         "(same reproducibility on both sides); off = PyTorch's default")
     a = ap.parse_args()
+    torch.backends.cudnn.deterministic = a.torch_deterministic == "on"
+    torch.backends.cudnn.benchmark = False  # PyTorch's default; the engine also uses cuDNN's heuristics
     # Same arithmetic on both sides, or the ratio compares precisions rather than implementations.
     torch.backends.cudnn.allow_tf32 = a.tf32 == "on"
     torch.backends.cuda.matmul.allow_tf32 = a.tf32 == "on"
@@ -176,13 +183,15 @@ def main():
         print("| %s | %s | %.1f | %.1f | %.2f | %.1f |" % (r["case"], r["what"], r["engine_ms"], r["torch_ms"],
                                                         r["ratio"], r["engine_peak_mib"]))
     print("(%s, median of %d runs after %d warm-up%s)" % (dev_name, a.reps, a.warmup,
-          ", TF32 %s on both sides" % a.tf32 if a.device == "cuda" else ""))
+          ", TF32 %s on both sides, PyTorch deterministic %s" % (a.tf32, a.torch_deterministic)
+          if a.device == "cuda" else ""))
     for r in rows:
         if r["case"] in ("score28", "score28+graph"):
             print("scoring throughput%s: engine %.0f img/s, PyTorch %.0f img/s" % (
                 " (engine CUDA graph)" if r.get("graph") else "", 64e3 / r["engine_ms"], 64e3 / r["torch_ms"]))
     if a.out:
-        json.dump({"device": dev_name, "torch": torch.__version__, "tf32": a.tf32, "rows": rows}, open(a.out, "w"), indent=2)
+        json.dump({"device": dev_name, "torch": torch.__version__, "tf32": a.tf32,
+                   "torch_deterministic": a.torch_deterministic, "rows": rows}, open(a.out, "w"), indent=2)
 
 
 if __name__ == "__main__":
