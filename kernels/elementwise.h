@@ -6,6 +6,10 @@
 
 namespace yoco::kernels {
 
+// relu, and relu's backward (g where the relu input y is positive), as bit masks (keep_or_zero): NaN maps to 0.
+YOCO_HD float relu_value(float x) { return keep_or_zero(x > 0.f, x); }
+YOCO_HD float relu_mask(float g, float y) { return keep_or_zero(y > 0.f, g); }
+
 enum class UnaryOp : int { Neg, Exp, Log, Sqrt, Rsqrt, Abs, Sign, Relu, AddScalar, MulScalar, PowScalar, Clamp };
 // a, b: the op's scalar parameters (AddScalar/MulScalar/PowScalar use a; Clamp uses [a, b]).
 YOCO_HD float unary_apply(UnaryOp op, float x, float a, float b) {
@@ -17,7 +21,7 @@ YOCO_HD float unary_apply(UnaryOp op, float x, float a, float b) {
     case UnaryOp::Rsqrt: return 1.0f / sqrtf(x);
     case UnaryOp::Abs: return fabsf(x);
     case UnaryOp::Sign: return x > 0.f ? 1.f : (x < 0.f ? -1.f : 0.f);
-    case UnaryOp::Relu: return keep_or_zero(x > 0.f, x);
+    case UnaryOp::Relu: return relu_value(x);
     case UnaryOp::AddScalar: return x + a;
     case UnaryOp::MulScalar: return x * a;
     case UnaryOp::PowScalar: return powf(x, a);
@@ -34,7 +38,7 @@ YOCO_HD float binary_apply(BinaryOp op, float x, float y, float a, float b) {
     case BinaryOp::Sub: return x - y;
     case BinaryOp::Mul: return x * y;
     case BinaryOp::Div: return x / y;
-    case BinaryOp::ReluMask: return keep_or_zero(y > 0.f, x);
+    case BinaryOp::ReluMask: return relu_mask(x, y);
     case BinaryOp::ClampMask: return keep_or_zero((y >= a) & (y <= b), x);
   }
   return 0.f;

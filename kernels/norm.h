@@ -3,6 +3,8 @@
 #pragma once
 #include <cstdint>
 #include "kernels/common.h"
+#include "kernels/elementwise.h"
+#include "kernels/pool.h"
 
 namespace yoco::kernels {
 
@@ -26,15 +28,11 @@ YOCO_HD float group_norm_dx(float gxh, float xhat, float rstd, float a, float b)
   return rstd * (gxh - a - xhat * b);
 }
 
-// The fused tail's element math. relu as the unary op (NaN maps to 0); a pooled output is the mean of its
-// window's four relu'd normalised values, summed as avg_pool2x2_at sums, so the fused forward rounds like the
-// three separate ops.
-YOCO_HD float relu_value(float v) { return keep_or_zero(v > 0.f, v); }
-YOCO_HD float pool4(float a, float b, float c, float d) { return 0.25f * ((a + b) + (c + d)); }
-// Gradient reaching one pre-norm element from its window's pooled gradient gp: a quarter of it where the
-// normalised value is positive (the pool's adjoint, then relu's mask on its input).
+// The fused tail's element math is the three ops' own (relu_value, pool4, pool4_share, relu_mask), so it rounds
+// like them. Gradient reaching one pre-norm element from its window's pooled gradient gp: the pool's adjoint,
+// then relu's mask on the normalised value.
 YOCO_HD float norm_relu_pool_grad(float gp, float x, float mean, float rstd, float gamma, float beta) {
-  return keep_or_zero(group_norm_apply(x, mean, rstd, gamma, beta) > 0.f, 0.25f * gp);
+  return relu_mask(pool4_share(gp), group_norm_apply(x, mean, rstd, gamma, beta));
 }
 
 namespace cpu {

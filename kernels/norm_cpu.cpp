@@ -176,7 +176,7 @@ void group_norm_relu_pool_backward(const float* gp, const float* x, const float*
         const float* gr = gk + (i / 2) * ow;
         const float* xr = xg + k * s + i * w;
         float* dr = dg + k * s + i * w;
-        // By window column, vectorised (the mask is keep_or_zero's bit mask, not a branch).
+        // By window column, vectorised (relu_mask is a bit mask, not a branch).
 #pragma omp simd
         for (int64_t j = 0; j < ow; ++j) {
           dr[2 * j] = norm_relu_pool_grad(gr[j], xr[2 * j], mu, rs, ga, be);

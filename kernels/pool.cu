@@ -25,8 +25,7 @@ __global__ void avg_pool2x2_backward_kernel(const float* g, float* gx, int64_t n
   if (at >= n) return;
   const I t = static_cast<I>(at), hh = static_cast<I>(h), ww = static_cast<I>(w), ow = ww / 2;
   const I j = t % ww, i = (t / ww) % hh, p = t / (hh * ww);
-  // The adjoint of the 1/4-weighted window sum (pool.h has no backward helper; this is its transpose).
-  gx[at] = 0.25f * g[(static_cast<int64_t>(p) * (h / 2) + i / 2) * ow + j / 2];
+  gx[at] = pool4_share(g[(static_cast<int64_t>(p) * (h / 2) + i / 2) * ow + j / 2]);
 }
 }  // namespace
 

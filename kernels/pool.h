@@ -5,10 +5,15 @@
 
 namespace yoco::kernels {
 
+// One window's mean (a, b: its top row; c, d: its bottom row), summed in this order everywhere it is taken.
+YOCO_HD float pool4(float a, float b, float c, float d) { return 0.25f * ((a + b) + (c + d)); }
+// What each of a window's four inputs receives of the window's gradient g (the pool's adjoint).
+YOCO_HD float pool4_share(float g) { return 0.25f * g; }
+
 // Output element (plane p, row i, col j) of the pool over an h×w input plane (h, w even).
 YOCO_HD float avg_pool2x2_at(const float* x, int64_t p, int64_t i, int64_t j, int64_t h, int64_t w) {
   const float* q = x + p * h * w + (2 * i) * w + 2 * j;
-  return 0.25f * ((q[0] + q[1]) + (q[w] + q[w + 1]));
+  return pool4(q[0], q[1], q[w], q[w + 1]);
 }
 
 namespace cpu {

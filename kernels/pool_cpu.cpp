@@ -18,7 +18,7 @@ void avg_pool2x2_backward(const float* g, float* gx, int64_t planes, int64_t h, 
     for (int64_t i = 0; i < h; ++i) {
       const float* gr = g + (p * oh + i / 2) * ow;
       float* out = gx + (p * h + i) * w;
-      for (int64_t j = 0; j < w; ++j) out[j] = 0.25f * gr[j / 2];
+      for (int64_t j = 0; j < w; ++j) out[j] = pool4_share(gr[j / 2]);
     }
 }
 

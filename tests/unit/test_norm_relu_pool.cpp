@@ -12,14 +12,10 @@
 
 using namespace yoco;
 using test::random_tensor;
+using test::leaf;
 using test::rel_err;
 
 namespace {
-
-Tensor leaf(Tensor t) {
-  t.set_requires_grad(true);
-  return t;
-}
 
 Tensor unfused(const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta) {
   return avg_pool2x2(relu(group_norm(x, groups, gamma, beta)));

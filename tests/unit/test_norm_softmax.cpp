@@ -42,11 +42,7 @@ double fd_directional(const ScalarFn& f, const Tensor& x, const Tensor& v) {
 }
 
 using test::dot;
-
-Tensor leaf(Tensor t) {
-  t.set_requires_grad(true);
-  return t;
-}
+using test::leaf;
 
 // Checks <grad f(x), v> against finite differences, where f is scalar.
 void check_first_order(const ScalarFn& f, const Tensor& x, uint64_t stream) {

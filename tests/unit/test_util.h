@@ -27,6 +27,12 @@ data::Dataset two_class_dataset(int64_t n, uint64_t stream);
 std::string error_of(const std::function<void()>& f);
 inline bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
+// t itself, marked as requiring grad: an autograd leaf for grad() in tests.
+inline Tensor leaf(Tensor t) {
+  t.set_requires_grad(true);
+  return t;
+}
+
 // Σ a·b over all elements, accumulated in double (adjoint identities, directional derivatives).
 double dot(const Tensor& a, const Tensor& b);
 
