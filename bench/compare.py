@@ -134,9 +134,13 @@ def main():
     ap.add_argument("--torch-deterministic", choices=["off", "on"], default="off",
                     help="CUDA: on = PyTorch uses deterministic cuDNN algorithms only, as the engine always does "
                          "(same reproducibility on both sides); off = PyTorch's default")
+    ap.add_argument("--conv-search", choices=["heuristic", "measured"], default="heuristic",
+                    help="CUDA convolution algorithm choice on BOTH sides: heuristic = cuDNN's heuristics (both "
+                         "defaults), measured = timed per shape (engine --conv-search measured, PyTorch "
+                         "cudnn.benchmark = True)")
     a = ap.parse_args()
     torch.backends.cudnn.deterministic = a.torch_deterministic == "on"
-    torch.backends.cudnn.benchmark = False  # PyTorch's default; the engine also uses cuDNN's heuristics
+    torch.backends.cudnn.benchmark = a.conv_search == "measured"
     # Same arithmetic on both sides, or the ratio compares precisions rather than implementations.
     torch.backends.cudnn.allow_tf32 = a.tf32 == "on"
     torch.backends.cuda.matmul.allow_tf32 = a.tf32 == "on"
@@ -153,6 +157,8 @@ def main():
         cmd.append("--graph")
     if a.tf32 == "on":
         cmd.append("--allow-tf32")
+    if a.device == "cuda":
+        cmd += ["--conv-search", a.conv_search, "--conv-plans"]
     print("engine:", " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True, env=env)
     engine = {r["case"]: r for r in json.load(open(eng_json))}
@@ -183,7 +189,8 @@ def main():
         print("| %s | %s | %.1f | %.1f | %.2f | %.1f |" % (r["case"], r["what"], r["engine_ms"], r["torch_ms"],
                                                         r["ratio"], r["engine_peak_mib"]))
     print("(%s, median of %d runs after %d warm-up%s)" % (dev_name, a.reps, a.warmup,
-          ", TF32 %s on both sides, PyTorch deterministic %s" % (a.tf32, a.torch_deterministic)
+          ", TF32 %s on both sides, conv algorithm search %s on both sides, PyTorch deterministic %s"
+          % (a.tf32, a.conv_search, a.torch_deterministic)
           if a.device == "cuda" else ""))
     for r in rows:
         if r["case"] in ("score28", "score28+graph"):
@@ -191,7 +198,8 @@ def main():
                 " (engine CUDA graph)" if r.get("graph") else "", 64e3 / r["engine_ms"], 64e3 / r["torch_ms"]))
     if a.out:
         json.dump({"device": dev_name, "torch": torch.__version__, "tf32": a.tf32,
-                   "torch_deterministic": a.torch_deterministic, "rows": rows}, open(a.out, "w"), indent=2)
+                   "torch_deterministic": a.torch_deterministic, "conv_search": a.conv_search,
+                   "rows": rows}, open(a.out, "w"), indent=2)
 
 
 if __name__ == "__main__":

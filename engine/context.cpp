@@ -22,6 +22,8 @@ Context::Context() : cpu_alloc_(new CachingAllocator(Device::CPU)) {
   profiler_.set_nvtx(nvtx && nvtx[0] == '1');
   const char* conv = std::getenv("YOCO_CONV");
   if (conv && std::string(conv) == "im2col") conv_algo = kernels::ConvAlgo::Im2col;
+  const char* search = std::getenv("YOCO_CONV_SEARCH");
+  if (search && std::string(search) == "measured") conv_search = kernels::ConvSearch::Measured;
   // TF32 stays off unless asked for: CUDA results must match the FP32 CPU oracle to 1e-5.
   const char* tf32 = std::getenv("YOCO_ALLOW_TF32");
   allow_tf32 = tf32 && tf32[0] == '1';
@@ -56,6 +58,8 @@ CudaState* Context::cuda() {
 }
 
 void* Context::cuda_stream() { return cudart::state_stream(cuda()); }
+
+std::string Context::conv_plan_report() { return cuda_ ? cudart::conv_plan_report(cuda_) : std::string(); }
 
 void Context::synchronize() {
   if (!cuda_) return;

@@ -37,6 +37,11 @@ class Context {
   // CPU convolutions: oneDNN (default, fastest) or im2col+GEMM (bitwise equal for any thread count);
   // YOCO_CONV=im2col selects the latter.
   kernels::ConvAlgo conv_algo = kernels::ConvAlgo::Dnnl;
+  // CUDA convolutions: cuDNN's heuristic choice (default, reproducible) or the fastest of cuDNN's deterministic
+  // algorithms and our direct kernels, timed per shape (YOCO_CONV_SEARCH=measured; kernels/conv.h says why it
+  // is not the default). Read when a shape is first seen.
+  kernels::ConvSearch conv_search = kernels::ConvSearch::Heuristic;
+  std::string conv_plan_report();    // CUDA convolution plans chosen so far, a line per shape ("" without any)
   int num_threads() const;           // OpenMP threads used by CPU kernels
   Profiler& profiler() { return profiler_; }  // per-kernel timing, on with YOCO_PROFILE=1 (NVTX: YOCO_NVTX=1)
   // True while a CUDA graph captures the compute stream (engine/cuda_graph.h): host syncs are illegal then.

@@ -90,6 +90,7 @@ CudaState* create_state() {
     CUDNN_CHECK(cudnnSetStream(dnn, h.stream));
 #endif
     h.allow_tf32 = &Context::get().allow_tf32;
+    h.conv_search = &Context::get().conv_search;
     // Allocated here, once: a label check may first run inside a CUDA-graph capture, where cudaMalloc is illegal.
     CUDA_CHECK(cudaMalloc(&s->label_record, sizeof(kernels::LabelErrorRecord)));
     CUDA_CHECK(cudaMemsetAsync(s->label_record, 0xff, sizeof(kernels::LabelErrorRecord), h.stream));
@@ -124,6 +125,8 @@ void* state_stream(CudaState* s) {
 void synchronize(CudaState* s) {
   if (s && s->h.stream) CUDA_CHECK(cudaStreamSynchronize(s->h.stream));
 }
+
+std::string conv_plan_report(CudaState* s) { return s ? kernels::cuda::conv_plan_report(&s->h) : std::string(); }
 
 kernels::LabelErrorRecord* label_error_record(CudaState* s, bool capturing) {
   YOCO_CHECK(s != nullptr && s->label_record != nullptr, "label_error_record: no CUDA state");

@@ -2,6 +2,7 @@
 // Built from engine/cuda_runtime.cu with CUDA, or engine/cuda_runtime_stub.cpp without it.
 #pragma once
 #include <cstddef>
+#include <string>
 
 namespace yoco {
 struct CudaState;
@@ -20,6 +21,7 @@ CudaState* create_state();
 void destroy_state(CudaState* s);
 void* state_stream(CudaState* s);
 void synchronize(CudaState* s);
+std::string conv_plan_report(CudaState* s);  // kernels::cuda::conv_plan_report for this state's plans
 // The state's device label-error record (allocated and cleared with the state), for a check about to be
 // enqueued (`capturing`: into a CUDA graph). take_label_error reads the record only when such a check may have
 // run since its last read, so host waits cost nothing extra otherwise.

@@ -14,6 +14,7 @@ CudaState* create_state() { unavailable(); return nullptr; }
 void destroy_state(CudaState*) {}
 void* state_stream(CudaState*) { return nullptr; }
 void synchronize(CudaState*) {}
+std::string conv_plan_report(CudaState*) { return {}; }
 kernels::LabelErrorRecord* label_error_record(CudaState*, bool) { unavailable(); return nullptr; }
 bool take_label_error(CudaState*, kernels::LabelErrorRecord*) { return false; }
 }  // namespace yoco::cudart

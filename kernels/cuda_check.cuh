@@ -4,8 +4,8 @@
 // `void* stream`, which is the pointer the engine gets from Context::cuda_stream() == cudart::state_stream().
 // That pointer is a `CudaHandles*` living inside the Context's CudaState (engine/cuda_runtime.cu): the compute
 // stream, the cuBLAS handle bound to it, the cuDNN handle (when YOCO_WITH_CUDNN), a growable cuDNN workspace
-// and a pointer to Context::allow_tf32. Launchers reach all of them through `handles(stream)`, so the kernels
-// layer has no global mutable state and no dependency on the engine; the Context owns everything.
+// and pointers to the Context's numeric settings. Launchers reach all of them through `handles(stream)`, so the
+// kernels layer has no global mutable state and no dependency on the engine; the Context owns everything.
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -15,6 +15,7 @@
 #include <memory>
 #include <vector>
 #include "kernels/common.h"
+#include "kernels/conv.h"
 #ifdef YOCO_WITH_CUDNN
 #include <cudnn.h>
 #endif
@@ -32,6 +33,7 @@ struct CudaHandles {
   // because a captured CUDA graph may still address one. A handful of growth steps, so bounded.
   std::vector<void*> retired_workspaces;
   const bool* allow_tf32 = nullptr;  // points at Context::allow_tf32 (read at each call, never copied)
+  const ConvSearch* conv_search = nullptr;  // points at Context::conv_search (read when a shape is first seen)
   // Per-shape convolution plans (descriptors + chosen algorithms), owned here so they die with the context;
   // opaque because only kernels/conv.cu knows the type. Querying cuDNN's heuristics on every call cost far more
   // host time than the convolutions themselves at our sizes.
@@ -46,6 +48,10 @@ inline cudaStream_t stream_of(void* s) { return handles(s).stream; }
 inline bool tf32_allowed(void* s) {
   const CudaHandles& h = handles(s);
   return h.allow_tf32 != nullptr && *h.allow_tf32;
+}
+inline ConvSearch conv_search(void* s) {
+  const CudaHandles& h = handles(s);
+  return h.conv_search != nullptr ? *h.conv_search : ConvSearch::Heuristic;
 }
 
 inline const char* status_str(cublasStatus_t st) { return cublasGetStatusString(st); }

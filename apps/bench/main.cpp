@@ -170,9 +170,19 @@ int main(int argc, char** argv) {
   app.add_flag("--graph", graph, "CUDA: also time train/match steps replayed from a captured CUDA graph");
   bool tf32 = false;
   app.add_flag("--allow-tf32", tf32, "CUDA: let cuBLAS/cuDNN use TF32 tensor cores (default: FP32, as YOCO_ALLOW_TF32)");
+  std::string conv_search;
+  app.add_option("--conv-search", conv_search,
+                 "CUDA convolution algorithms: heuristic (cuDNN's choice, reproducible) | measured (time cuDNN's "
+                 "deterministic candidates and our direct kernels per shape); default as YOCO_CONV_SEARCH")
+      ->check(CLI::IsMember({"heuristic", "measured"}));
+  bool show_plans = false;
+  app.add_flag("--conv-plans", show_plans, "CUDA: print each convolution shape's chosen algorithms at the end");
   return app::run_cli("bench", app, argc, argv, [&] {
     Device dev = app::parse_device(device);
     if (tf32) Context::get().allow_tf32 = true;
+    if (!conv_search.empty())
+      Context::get().conv_search =
+          conv_search == "measured" ? kernels::ConvSearch::Measured : kernels::ConvSearch::Heuristic;
     if (graph && dev != Device::CUDA) {
       std::printf("--graph: CUDA graphs need --device cuda; ignored on CPU\n");
       graph = false;
@@ -206,7 +216,7 @@ int main(int argc, char** argv) {
                     Context::get().profiler().report().c_str());
       std::fflush(stdout);
       out.push_back({{"case", c.name}, {"what", what}, {"median_ms", med}, {"min_ms", mn}, {"peak_mib", t.peak_mib},
-                     {"device", device}});
+                     {"device", device}, {"numerics", app::numerics_json()}});
       if (!graph || !graphable) continue;
 
       // The same step replayed from a CUDA graph: warm-up fills the allocator's cache (capture may not
@@ -239,6 +249,10 @@ int main(int argc, char** argv) {
     }
     if (("," + cases_arg + ",").find(",lbpe,") != std::string::npos)
       for (auto& r : bench::bench_lbpe_bandwidth(dev, reps)) out.push_back(r);
+    if (show_plans && dev == Device::CUDA)
+      std::printf("convolution plans (%s search):\n%s",
+                  Context::get().conv_search == kernels::ConvSearch::Measured ? "measured" : "heuristic",
+                  Context::get().conv_plan_report().c_str());
     if (!json_out.empty()) app::write_json_atomic(json_out, out);
   });
 }

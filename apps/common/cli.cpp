@@ -35,6 +35,14 @@ int run_cli(const char* prog, CLI::App& app, int argc, char** argv, const std::f
   return 0;
 }
 
+nlohmann::json numerics_json() {
+  Context& ctx = Context::get();
+  return {{"allow_tf32", ctx.allow_tf32},
+          {"cuda_conv_search", ctx.conv_search == kernels::ConvSearch::Measured ? "measured" : "heuristic"},
+          {"cpu_conv", ctx.conv_algo == kernels::ConvAlgo::Im2col ? "im2col" : "onednn"},
+          {"cpu_threads", ctx.num_threads()}};
+}
+
 Device parse_device(const std::string& s) {
   if (s == "cpu") return Device::CPU;
   if (s == "cuda" || s == "gpu") {

@@ -15,6 +15,9 @@ int run_cli(const char* prog, CLI::App& app, int argc, char** argv, const std::f
 Device parse_device(const std::string& s);  // "cpu" | "cuda"
 // Writes JSON to `path` through a temporary name + rename, so a crash never leaves a partial file.
 void write_json_atomic(const std::string& path, const nlohmann::json& j);
+// The engine's numeric settings that change results in the last bits (TF32, CUDA convolution algorithm search,
+// CPU convolution path, threads), recorded beside each output's configuration.
+nlohmann::json numerics_json();
 // Strips file:line prefixes so user-facing errors are one clean line.
 std::string user_message(const std::string& what);
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include "apps/common/cli.h"
 #include "apps/common/mix_set.h"
 #include "apps/common/trainer.h"
 #include "data/augment.h"
@@ -82,7 +83,8 @@ nlohmann::json condense_config_json(const CondenseConfig& c) {
           {"mom_img", c.mom_img},   {"batch_real", c.batch_real}, {"batch_syn_max", c.batch_syn_max},
           {"n_data", c.n_data},     {"batch_net", c.batch_net},   {"dsa_match", c.dsa_match},
           {"dsa_net", c.dsa_net},   {"cutmix_p", c.cutmix_p},     {"seed", c.seed},
-          {"init", "mix"},          {"net", "convnet3-instance"}, {"net_sgd", "lr 0.01 momentum 0.9 wd 5e-4"}};
+          {"init", "mix"},          {"net", "convnet3-instance"}, {"net_sgd", "lr 0.01 momentum 0.9 wd 5e-4"},
+          {"numerics", app::numerics_json()}};
 }
 
 CondenseState condense_init(const data::Dataset& train, const CondenseConfig& cfg) {

@@ -1,6 +1,7 @@
 // YOCO pruning pipeline (see prune.h; algorithms.md §1.2-§1.5).
 #include "apps/common/prune.h"
 #include <cstdio>
+#include "apps/common/cli.h"
 #include "data/augment.h"
 #include "data/set_dataset.h"
 #include "engine/context.h"
@@ -74,6 +75,7 @@ ScoreTable run_scoring(const data::CondensedSet& set, const ScoringOptions& opt,
                  {"set_meta", data::meta_to_json(set.meta)},
                  {"n", n},
                  {"seed", opt.train.seed},
+                 {"numerics", app::numerics_json()},
                  {"epochs", opt.train.epochs},
                  {"batch", opt.train.batch},
                  {"dsa", opt.train.dsa},

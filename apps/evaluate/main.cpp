@@ -82,7 +82,8 @@ int main(int argc, char** argv) {
       j["config"] = {{"epochs", opt.train.epochs}, {"batch", opt.train.batch}, {"lr", opt.train.lr},
                      {"momentum", opt.train.momentum}, {"weight_decay", opt.train.weight_decay},
                      {"dsa", opt.train.dsa}, {"cutmix_p", opt.train.cutmix_p}, {"repeat", opt.repeat},
-                     {"seed", opt.train.seed}, {"depth", depth}, {"width", width}, {"norm", norm}, {"device", device}};
+                     {"seed", opt.train.seed}, {"depth", depth}, {"width", width}, {"norm", norm}, {"device", device},
+                     {"numerics", app::numerics_json()}};
       app::write_json_atomic(json_out, j);
     }
   });
