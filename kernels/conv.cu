@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <exception>
 #include <map>
 #include <memory>
 #include <string>
@@ -251,8 +252,13 @@ void* prepare(DirPlan<Algo>& dp, ConvPlan& p, ConvDirection dir, Operands io, Al
     const bool measure = p.search == ConvSearch::Measured && live;
     cudnnHandle_t h = dnn(stream);
     std::string why_no_graph;
-    std::vector<std::unique_ptr<GraphConvPlan>> graphs =
-        graph_conv_plans(h, p.shape, dir, p.tf32, p.align, kMaxWorkspace, measure ? 8 : 1, &why_no_graph);
+    std::vector<std::unique_ptr<GraphConvPlan>> graphs;
+    try {
+      graphs = graph_conv_plans(h, p.shape, dir, p.tf32, p.align, kMaxWorkspace, measure ? 8 : 1, &why_no_graph);
+    } catch (const std::exception& e) {
+      // A cuDNN that rejects how we build the graph must not take convolutions down: the legacy API still works.
+      why_no_graph = std::string("failed: ") + e.what();
+    }
     auto run_graph = [&](const GraphConvPlan& g) {
       g.run(h, io.a, io.b, io.out, workspace(stream, g.workspace_bytes()));
     };
