@@ -38,8 +38,8 @@ class Context {
   // YOCO_CONV=im2col selects the latter.
   kernels::ConvAlgo conv_algo = kernels::ConvAlgo::Dnnl;
   // CUDA convolutions: cuDNN's heuristic choice (default, reproducible) or the fastest of cuDNN's deterministic
-  // algorithms and our direct kernels, timed per shape (YOCO_CONV_SEARCH=measured; kernels/conv.h says why it
-  // is not the default). Read when a shape is first seen.
+  // candidates (graph and legacy APIs) and our direct kernels, timed per shape (YOCO_CONV_SEARCH=measured;
+  // kernels/conv.h says why it is not the default). Read when a shape is first seen.
   kernels::ConvSearch conv_search = kernels::ConvSearch::Heuristic;
   std::string conv_plan_report();    // CUDA convolution plans chosen so far, a line per shape ("" without any)
   int num_threads() const;           // OpenMP threads used by CPU kernels

@@ -10,11 +10,11 @@ namespace yoco::kernels {
 // (slower, bitwise identical for any thread count). Chosen per call by the engine's context.
 enum class ConvAlgo : int64_t { Dnnl = 0, Im2col = 1 };
 
-// How a CUDA convolution shape gets its algorithm, once per shape and direction. Heuristic: cuDNN's heuristics
-// pick (the same choice in every process, so runs are bitwise reproducible; PyTorch's default). Measured: every
-// deterministic cuDNN candidate and our direct kernels are timed on the first call and the fastest is kept
-// (PyTorch's cudnn.benchmark): faster, but two candidates that time alike may be chosen differently in two
-// processes, and their results differ in the last bits.
+// How a CUDA convolution shape gets its algorithm, once per shape and direction (kernels/conv.cu). Heuristic:
+// cuDNN's heuristics pick (graph API first, legacy API as fallback): the same choice in every process, so runs are
+// bitwise reproducible; PyTorch's default. Measured: cuDNN's deterministic candidates of both APIs and our direct
+// kernels are timed on the first call and the fastest is kept (PyTorch's cudnn.benchmark): faster, but two
+// candidates that time alike may be chosen differently in two processes, and their results differ in the last bits.
 enum class ConvSearch : int64_t { Heuristic = 0, Measured = 1 };
 
 // Everything a launcher needs: input [n,c,h,w], weight [k,c,r,s], output [n,k,oh,ow].

@@ -172,8 +172,9 @@ int main(int argc, char** argv) {
   app.add_flag("--allow-tf32", tf32, "CUDA: let cuBLAS/cuDNN use TF32 tensor cores (default: FP32, as YOCO_ALLOW_TF32)");
   std::string conv_search;
   app.add_option("--conv-search", conv_search,
-                 "CUDA convolution algorithms: heuristic (cuDNN's choice, reproducible) | measured (time cuDNN's "
-                 "deterministic candidates and our direct kernels per shape); default as YOCO_CONV_SEARCH")
+                 "CUDA convolution algorithms: heuristic (cuDNN's pick, reproducible) | measured (time cuDNN's "
+                 "deterministic graph-API and legacy candidates and our direct kernels per shape); default as "
+                 "YOCO_CONV_SEARCH")
       ->check(CLI::IsMember({"heuristic", "measured"}));
   bool show_plans = false;
   app.add_flag("--conv-plans", show_plans, "CUDA: print each convolution shape's chosen algorithms at the end");
