@@ -1,0 +1,152 @@
+// Emulated kernels/norm.cu vs the CPU oracle: group norm forward/backward (P/Q plane sums, per-channel second
+// stage) and the fused group_norm_relu_pool forward/backward, over shapes that reach every loop and null operand.
+#include <doctest/doctest.h>
+#include <cstdint>
+#include <vector>
+#include "kernels/cuda_check.cuh"
+#include "kernels/norm.h"
+#include "tests/emu/emu_test_util.h"
+
+using namespace yoco::kernels;
+using yoco::emu_test::scaled_err;
+using yoco::emu_test::nans;
+using yoco::emu_test::uniform;
+
+namespace {
+
+// Both sides sum in a fixed order but not the same one (the CPU adds float blocks of 256 into double, the kernel
+// folds doubles through block_sum2's tree), so statistics may differ in the last float bit; normalised outputs
+// then differ by a few ulp of their scale (measured: <= 2e-7 of the largest output).
+constexpr double kFwdTol = 1e-6;
+// The CPU's float partials carry float-level error into P, Q and the group means a, b; dx = rstd (g gamma - a -
+// xhat b) and dbeta = sum g both cancel, so those few ulp grow relative to the result (measured: <= 2e-6).
+constexpr double kBwdTol = 1e-5;
+
+struct GnCase {
+  int64_t n, c, s, groups;
+  bool affine;
+  bool full = true;  // forward and partial requests too (emulation time: off for the many-block case)
+};
+
+void check_group_norm(const GnCase& t, uint32_t seed) {
+  CAPTURE(t.n);
+  CAPTURE(t.c);
+  CAPTURE(t.s);
+  CAPTURE(t.groups);
+  CAPTURE(t.affine);
+  const size_t total = static_cast<size_t>(t.n * t.c * t.s), ng = static_cast<size_t>(t.n * t.groups);
+  const std::vector<float> x = uniform(total, seed, -2.f, 3.f), g = uniform(total, seed + 1);
+  const std::vector<float> gamma = uniform(static_cast<size_t>(t.c), seed + 2, 0.5f, 1.5f);
+  const std::vector<float> beta = uniform(static_cast<size_t>(t.c), seed + 3);
+  const float* ga = t.affine ? gamma.data() : nullptr;
+  const float* be = t.affine ? beta.data() : nullptr;
+  emu::Stream st;
+
+  std::vector<float> y_ref(total), mean_ref(ng), rstd_ref(ng);
+  cpu::group_norm_forward(x.data(), ga, be, y_ref.data(), mean_ref.data(), rstd_ref.data(), t.n, t.c, t.s, t.groups,
+                          1e-5f);
+  if (t.full) {
+    std::vector<float> y = nans(total), mean = nans(ng), rstd = nans(ng);
+    cuda::group_norm_forward(x.data(), ga, be, y.data(), mean.data(), rstd.data(), t.n, t.c, t.s, t.groups, 1e-5f,
+                             st.get());
+    CHECK(scaled_err(mean, mean_ref) <= kFwdTol);
+    CHECK(scaled_err(rstd, rstd_ref) <= kFwdTol);
+    CHECK(scaled_err(y, y_ref) <= kFwdTol);
+  }
+
+  // Backward from the CPU's statistics, so both sides see the same inputs.
+  std::vector<float> dx_ref(total), dg_ref(static_cast<size_t>(t.c)), db_ref(static_cast<size_t>(t.c));
+  cpu::group_norm_backward(g.data(), x.data(), mean_ref.data(), rstd_ref.data(), ga, t.n, t.c, t.s, t.groups,
+                           dx_ref.data(), dg_ref.data(), db_ref.data());
+  std::vector<float> dx = nans(total), dg = nans(static_cast<size_t>(t.c)), db = nans(static_cast<size_t>(t.c));
+  cuda::group_norm_backward(g.data(), x.data(), mean_ref.data(), rstd_ref.data(), ga, t.n, t.c, t.s, t.groups,
+                            dx.data(), dg.data(), db.data(), st.get());
+  CHECK(scaled_err(dx, dx_ref) <= kBwdTol);
+  CHECK(scaled_err(dg, dg_ref) <= kBwdTol);
+  CHECK(scaled_err(db, db_ref) <= kBwdTol);
+
+  // Partial requests: dx alone (no plane-sum scratch), dgamma alone, dbeta alone (dx untouched).
+  if (!t.full) return;
+  std::vector<float> dx2 = nans(total);
+  cuda::group_norm_backward(g.data(), x.data(), mean_ref.data(), rstd_ref.data(), ga, t.n, t.c, t.s, t.groups,
+                            dx2.data(), nullptr, nullptr, st.get());
+  CHECK(yoco::emu_test::bitwise_equal(dx2, dx));
+  std::vector<float> dg2 = nans(static_cast<size_t>(t.c)), db2 = nans(static_cast<size_t>(t.c));
+  cuda::group_norm_backward(g.data(), x.data(), mean_ref.data(), rstd_ref.data(), ga, t.n, t.c, t.s, t.groups,
+                            nullptr, dg2.data(), nullptr, st.get());
+  cuda::group_norm_backward(g.data(), x.data(), mean_ref.data(), rstd_ref.data(), ga, t.n, t.c, t.s, t.groups,
+                            nullptr, nullptr, db2.data(), st.get());
+  CHECK(yoco::emu_test::bitwise_equal(dg2, dg));
+  CHECK(yoco::emu_test::bitwise_equal(db2, db));
+}
+
+struct GnrpCase {
+  int64_t n, c, h, w, groups;
+  bool affine;
+};
+
+void check_gnrp(const GnrpCase& t, uint32_t seed) {
+  CAPTURE(t.n);
+  CAPTURE(t.c);
+  CAPTURE(t.h);
+  CAPTURE(t.w);
+  CAPTURE(t.groups);
+  CAPTURE(t.affine);
+  const size_t total = static_cast<size_t>(t.n * t.c * t.h * t.w), ng = static_cast<size_t>(t.n * t.groups);
+  const size_t pooled = total / 4;
+  const std::vector<float> x = uniform(total, seed, -2.f, 2.f), gp = uniform(pooled, seed + 1);
+  const std::vector<float> gamma = uniform(static_cast<size_t>(t.c), seed + 2, 0.5f, 1.5f);
+  const std::vector<float> beta = uniform(static_cast<size_t>(t.c), seed + 3, -0.5f, 0.5f);
+  const float* ga = t.affine ? gamma.data() : nullptr;
+  const float* be = t.affine ? beta.data() : nullptr;
+  emu::Stream st;
+
+  std::vector<float> y_ref(pooled), mean_ref(ng), rstd_ref(ng);
+  cpu::group_norm_relu_pool_forward(x.data(), ga, be, y_ref.data(), mean_ref.data(), rstd_ref.data(), t.n, t.c, t.h,
+                                    t.w, t.groups, 1e-5f);
+  std::vector<float> y = nans(pooled), mean = nans(ng), rstd = nans(ng);
+  cuda::group_norm_relu_pool_forward(x.data(), ga, be, y.data(), mean.data(), rstd.data(), t.n, t.c, t.h, t.w,
+                                     t.groups, 1e-5f, st.get());
+  CHECK(scaled_err(mean, mean_ref) <= kFwdTol);
+  CHECK(scaled_err(rstd, rstd_ref) <= kFwdTol);
+  CHECK(scaled_err(y, y_ref) <= kFwdTol);
+
+  std::vector<float> dx_ref(total), dg_ref(static_cast<size_t>(t.c)), db_ref(static_cast<size_t>(t.c));
+  cpu::group_norm_relu_pool_backward(gp.data(), x.data(), mean_ref.data(), rstd_ref.data(), ga, be, t.n, t.c, t.h,
+                                     t.w, t.groups, dx_ref.data(), dg_ref.data(), db_ref.data());
+  std::vector<float> dx = nans(total), dg = nans(static_cast<size_t>(t.c)), db = nans(static_cast<size_t>(t.c));
+  cuda::group_norm_relu_pool_backward(gp.data(), x.data(), mean_ref.data(), rstd_ref.data(), ga, be, t.n, t.c, t.h,
+                                      t.w, t.groups, dx.data(), dg.data(), db.data(), st.get());
+  CHECK(scaled_err(dx, dx_ref) <= kBwdTol);
+  CHECK(scaled_err(dg, dg_ref) <= kBwdTol);
+  CHECK(scaled_err(db, db_ref) <= kBwdTol);
+
+  std::vector<float> dx2 = nans(total);
+  cuda::group_norm_relu_pool_backward(gp.data(), x.data(), mean_ref.data(), rstd_ref.data(), ga, be, t.n, t.c, t.h,
+                                      t.w, t.groups, dx2.data(), nullptr, nullptr, st.get());
+  CHECK(yoco::emu_test::bitwise_equal(dx2, dx));
+}
+
+}  // namespace
+
+TEST_CASE("emulated group_norm forward/backward matches the CPU") {
+  const std::vector<GnCase> cases = {
+      {2, 4, 49, 4, true},     // instance norm, planes far below the block: most threads idle
+      {2, 6, 50, 3, true},     // two channels per group
+      {3, 6, 37, 1, false},    // layer norm, no affine: gamma/beta null paths
+      {2, 3, 600, 3, true},    // planes longer than 2 x 256: each thread strides several times
+      {1, 1, 1, 1, true},      // one element per group
+      {260, 1, 2, 1, true, false},  // more samples than threads: the dgamma/dbeta stage strides over n (backward)
+  };
+  for (size_t i = 0; i < cases.size(); ++i) check_group_norm(cases[i], 1000 + 10 * static_cast<uint32_t>(i));
+}
+
+TEST_CASE("emulated group_norm_relu_pool forward/backward matches the CPU") {
+  const std::vector<GnrpCase> cases = {
+      {2, 4, 8, 8, 4, true},     // instance norm
+      {2, 4, 6, 10, 2, true},    // two channels per group, non-square
+      {3, 2, 34, 18, 1, false},  // group larger than the block, no affine
+      {2, 2, 2, 2, 2, true},     // one pooled output per plane
+  };
+  for (size_t i = 0; i < cases.size(); ++i) check_gnrp(cases[i], 2000 + 10 * static_cast<uint32_t>(i));
+}

@@ -1,0 +1,32 @@
+// Emulated kernels/pool.cu vs the CPU oracle: 2x2 average pooling and its adjoint, bitwise (same element math).
+#include <doctest/doctest.h>
+#include <cstdint>
+#include <vector>
+#include "kernels/cuda_check.cuh"
+#include "kernels/pool.h"
+#include "tests/emu/emu_test_util.h"
+
+using namespace yoco::kernels;
+using yoco::emu_test::bitwise_equal;
+using yoco::emu_test::nans;
+using yoco::emu_test::uniform;
+
+TEST_CASE("emulated avg_pool2x2 forward and adjoint equal the CPU bitwise") {
+  const int64_t shapes[][3] = {{1, 2, 2}, {3, 4, 6}, {5, 10, 8}, {2, 32, 32}, {7, 6, 2}};
+  emu::Stream st;
+  for (const auto& s : shapes) {
+    const int64_t planes = s[0], h = s[1], w = s[2];
+    CAPTURE(planes);
+    CAPTURE(h);
+    CAPTURE(w);
+    const size_t in = static_cast<size_t>(planes * h * w), out = in / 4;
+    const std::vector<float> x = uniform(in, 4000 + static_cast<uint32_t>(in)), g = uniform(out, 4001);
+    std::vector<float> y_ref(out), y = nans(out), gx_ref(in), gx = nans(in);
+    cpu::avg_pool2x2(x.data(), y_ref.data(), planes, h, w);
+    cuda::avg_pool2x2(x.data(), y.data(), planes, h, w, st.get());
+    CHECK(bitwise_equal(y, y_ref));
+    cpu::avg_pool2x2_backward(g.data(), gx_ref.data(), planes, h, w);
+    cuda::avg_pool2x2_backward(g.data(), gx.data(), planes, h, w, st.get());
+    CHECK(bitwise_equal(gx, gx_ref));
+  }
+}
