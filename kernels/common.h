@@ -74,4 +74,9 @@ std::string cat(const A&... a) {
 
 namespace yoco::kernels {
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+// Library and launch arguments that are int (cuBLAS, cuDNN, grid sizes): refuse silently truncating casts.
+inline int to_int(int64_t v, const char* what) {
+  YOCO_CHECK(v >= 0 && v <= 2147483647, what, " = ", v, " does not fit a 32-bit library argument");
+  return static_cast<int>(v);
+}
 }  // namespace yoco::kernels

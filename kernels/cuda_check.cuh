@@ -90,11 +90,6 @@ void launch_grid(void (*kernel)(KArgs...), int64_t blocks, int threads, size_t s
   CUDA_CHECK(cudaGetLastError());
 }
 
-// cuBLAS/cuDNN take int sizes: refuse silently-truncating casts.
-inline int to_int(int64_t v, const char* what) {
-  YOCO_CHECK(v >= 0 && v <= INT_MAX, what, " = ", v, " does not fit a 32-bit library argument");
-  return static_cast<int>(v);
-}
 
 // Scratch of at least `bytes` from the handles. Growing allocates a new block and retires the old one (not
 // freed: kernels captured in a CUDA graph keep its address). Grows only a few times, then stays flat.

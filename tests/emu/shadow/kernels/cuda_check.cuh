@@ -3,7 +3,7 @@
 // Emulated builds put tests/emu/shadow first on the include path, so the kernels' `#include
 // "kernels/cuda_check.cuh"` lands here. The device helpers (kThreads, global_index, block_sum2, ...) are the real
 // ones from kernels/cuda_device.cuh; the host parts below mirror the real header (handles, stream_of, tf32_allowed,
-// conv_search, to_int, workspace, launch_1d, launch_grid) with emulated runtime calls. cuBLAS and cuDNN are not
+// conv_search, workspace, launch_1d, launch_grid) with emulated runtime calls. cuBLAS and cuDNN are not
 // emulated: CUBLAS_CHECK/CUDNN_CHECK and status_str are absent, so a file using them fails to compile here.
 #pragma once
 #include <climits>
@@ -75,10 +75,6 @@ void launch_1d(void (*kernel)(KArgs...), int64_t n, void* s, Args&&... args) {
   launch_grid(kernel, blocks, kThreads, 0, s, static_cast<Args&&>(args)...);
 }
 
-inline int to_int(int64_t v, const char* what) {
-  YOCO_CHECK(v >= 0 && v <= INT_MAX, what, " = ", v, " does not fit a 32-bit library argument");
-  return static_cast<int>(v);
-}
 
 // As the real one (grow by retiring, never free while the context lives), except that the emulator refills the
 // scratch with 0xff (NaN) on every request: a launcher reading partials that its own launches did not write
