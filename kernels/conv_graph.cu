@@ -344,16 +344,21 @@ void GraphConvPlan::run(cudnnHandle_t h, const float* a, const float* b, float* 
   for (const void* p : {x, w, y})
     YOCO_CHECK(reinterpret_cast<uintptr_t>(p) % align == 0, "graph convolution plan ", name_, " was built for ",
                align, "-byte aligned tensors, got ", p);
-  const std::array<int64_t, 3> uids = {kUidX, kUidW, kUidY};
-  // cuDNN takes non-const pointers for inputs too; it only reads them.
-  const std::array<void*, 3> ptrs = {const_cast<void*>(x), const_cast<void*>(w), const_cast<void*>(y)};
-  BackendDescriptor pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
-  set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids.data());
-  set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, ptrs.data());
-  set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace);
-  CUDNN_CHECK(cudnnBackendFinalize(pack.get()));
-  CUDNN_CHECK(cudnnBackendExecute(h, plan_.get(), pack.get()));
-}  // the pack may go now: execution has read its pointers when enqueuing
+  const std::array<const void*, 4> bound = {x, w, y, workspace};
+  if (!pack_.get() || bound != pack_ptrs_) {
+    const std::array<int64_t, 3> uids = {kUidX, kUidW, kUidY};
+    // cuDNN takes non-const pointers for inputs too; it only reads them.
+    const std::array<void*, 3> ptrs = {const_cast<void*>(x), const_cast<void*>(w), const_cast<void*>(y)};
+    BackendDescriptor pack(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR);
+    set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids.data());
+    set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, ptrs.data());
+    set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace);
+    CUDNN_CHECK(cudnnBackendFinalize(pack.get()));
+    pack_ = std::move(pack);
+    pack_ptrs_ = bound;
+  }
+  CUDNN_CHECK(cudnnBackendExecute(h, plan_.get(), pack_.get()));
+}
 
 // ---- graph_conv_plans ----
 

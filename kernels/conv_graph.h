@@ -7,6 +7,7 @@
 #pragma once
 #ifdef YOCO_WITH_CUDNN
 #include <cudnn_graph.h>  // the backend API only: no legacy convolution types here
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -66,6 +67,11 @@ class GraphConvPlan {
  private:
   std::shared_ptr<const GraphConvProblem> problem_;
   BackendDescriptor config_, engine_, plan_;
+  // The last variant pack and the pointers it binds (x, w, y, workspace): training loops call with the same
+  // buffers again and again (the caching allocator hands them back), and building a pack is host time on every
+  // convolution, which matters in the launch-bound matching step.
+  mutable BackendDescriptor pack_;
+  mutable std::array<const void*, 4> pack_ptrs_{};
   int64_t engine_id_;
   std::string name_;
   size_t workspace_bytes_;
