@@ -6,11 +6,13 @@
 #include <vector>
 #include "kernels/conv.h"
 #include "kernels/cuda_check.cuh"
+#include "tests/emu/emu_conv_ref.h"
 #include "tests/emu/emu_test_util.h"
 
 using namespace yoco::kernels;
 using yoco::emu_test::bitwise_equal;
 using yoco::emu_test::nans;
+using yoco::emu_test::rel2;
 using yoco::emu_test::uniform;
 
 namespace {
@@ -18,16 +20,6 @@ namespace {
 // Every kernel sums in float with FMAs (the weight gradient's stage 2 in double), in an order unlike the
 // reference's: relative (2-norm) error of a few float ulp (measured: <= 2.1e-7).
 constexpr double kTol = 1e-6;
-
-double rel2(const std::vector<float>& a, const std::vector<double>& b) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::isnan(a[i])) return INFINITY;
-    num += (a[i] - b[i]) * (a[i] - b[i]);
-    den += b[i] * b[i];
-  }
-  return std::sqrt(num / std::max(den, 1e-300));
-}
 
 struct Case {
   const char* what;
@@ -43,28 +35,7 @@ void check(const Case& t, uint32_t seed) {
   const std::vector<float> w = uniform(static_cast<size_t>(cs.k * cs.c * cs.r * cs.s), seed + 1);
   const std::vector<float> b = uniform(static_cast<size_t>(cs.k), seed + 2);
   const std::vector<float> g = uniform(static_cast<size_t>(cs.n * cs.k * cs.oh * cs.ow), seed + 3);
-  std::vector<double> y_ref(g.size()), gx_ref(x.size()), gw_ref(w.size());
-  for (int64_t n = 0; n < cs.n; ++n)
-    for (int64_t k = 0; k < cs.k; ++k)
-      for (int64_t oh = 0; oh < cs.oh; ++oh)
-        for (int64_t ow = 0; ow < cs.ow; ++ow) {
-          const int64_t yi = ((n * cs.k + k) * cs.oh + oh) * cs.ow + ow;
-          double acc = 0;
-          for (int64_t c = 0; c < cs.c; ++c)
-            for (int64_t r = 0; r < cs.r; ++r)
-              for (int64_t s = 0; s < cs.s; ++s) {
-                const int64_t ih = oh * cs.stride - cs.pad + r, iw = ow * cs.stride - cs.pad + s;
-                if (ih < 0 || ih >= cs.h || iw < 0 || iw >= cs.w) continue;
-                const int64_t xi = ((n * cs.c + c) * cs.h + ih) * cs.w + iw;
-                const int64_t wi = ((k * cs.c + c) * cs.r + r) * cs.s + s;
-                acc += static_cast<double>(x[xi]) * w[wi];
-                gx_ref[xi] += static_cast<double>(g[yi]) * w[wi];
-                gw_ref[wi] += static_cast<double>(g[yi]) * x[xi];
-              }
-          y_ref[yi] = acc;
-        }
-  std::vector<double> yb_ref = y_ref;
-  for (size_t i = 0; i < yb_ref.size(); ++i) yb_ref[i] += b[(i / static_cast<size_t>(cs.oh * cs.ow)) % cs.k];
+  const yoco::emu_test::ConvRef ref = yoco::emu_test::conv_reference(cs, x, w, b, g);
 
   emu::Stream st;
   // y one float past the buffer's start: a 16-byte-misaligned output takes the scalar stores even when ow % 4 == 0.
@@ -72,14 +43,14 @@ void check(const Case& t, uint32_t seed) {
   cuda::conv2d_forward_direct(cs, x.data(), w.data(), nullptr, y.data(), st.get());
   cuda::conv2d_forward_direct(cs, x.data(), w.data(), b.data(), yb.data(), st.get());
   cuda::conv2d_forward_direct(cs, x.data(), w.data(), b.data(), y_mis.data() + 1, st.get());
-  CHECK(rel2(y, y_ref) <= kTol);
-  CHECK(rel2(yb, yb_ref) <= kTol);
+  CHECK(rel2(y, ref.y) <= kTol);
+  CHECK(rel2(yb, ref.y_bias) <= kTol);
   CHECK(bitwise_equal(std::vector<float>(y_mis.begin() + 1, y_mis.end()), yb));  // both store paths, same sums
   std::vector<float> gx = nans(x.size()), gw = nans(w.size());
   cuda::conv2d_backward_input_direct(cs, g.data(), w.data(), gx.data(), st.get());
   cuda::conv2d_backward_weight_direct(cs, x.data(), g.data(), gw.data(), st.get());
-  CHECK(rel2(gx, gx_ref) <= kTol);
-  CHECK(rel2(gw, gw_ref) <= kTol);
+  CHECK(rel2(gx, ref.gx) <= kTol);
+  CHECK(rel2(gw, ref.gw) <= kTol);
 }
 
 }  // namespace
