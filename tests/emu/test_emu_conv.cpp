@@ -11,30 +11,29 @@
 
 using namespace yoco::kernels;
 using yoco::emu_test::bitwise_equal;
+using yoco::emu_test::ConvCase;
+using yoco::emu_test::ConvData;
+using yoco::emu_test::conv_data;
+using yoco::emu_test::shape_of;
 using yoco::emu_test::nans;
 using yoco::emu_test::rel2;
-using yoco::emu_test::uniform;
 
 namespace {
 
 // Float sums with FMAs in an order unlike the reference's: a few float ulp of relative 2-norm error.
 constexpr double kTol = 1e-6;
 
-struct Case {
-  const char* what;
-  int64_t n, c, h, w, k, r, s, stride, pad;
+struct PathCase {
+  ConvCase conv;
   bool direct;  // expected path: the few-channel direct kernels, else the generic ones
 };
 
-void check(const Case& t, uint32_t seed) {
-  CAPTURE(t.what);
-  const ConvShape cs{t.n, t.c, t.h, t.w, t.k, t.r, t.s, conv_out_size(t.h, t.r, t.stride, t.pad),
-                     conv_out_size(t.w, t.s, t.stride, t.pad), t.stride, t.pad};
+void check(const PathCase& t, uint32_t seed) {
+  CAPTURE(t.conv.what);
+  const ConvShape cs = shape_of(t.conv);
   CHECK(cuda::conv2d_direct_supported(cs) == t.direct);
-  const std::vector<float> x = uniform(static_cast<size_t>(cs.n * cs.c * cs.h * cs.w), seed);
-  const std::vector<float> w = uniform(static_cast<size_t>(cs.k * cs.c * cs.r * cs.s), seed + 1);
-  const std::vector<float> b = uniform(static_cast<size_t>(cs.k), seed + 2);
-  const std::vector<float> g = uniform(static_cast<size_t>(cs.n * cs.k * cs.oh * cs.ow), seed + 3);
+  const ConvData d = conv_data(cs, seed);
+  const std::vector<float>&x = d.x, &w = d.w, &b = d.b, &g = d.g;
   const yoco::emu_test::ConvRef ref = yoco::emu_test::conv_reference(cs, x, w, b, g);
 
   emu::Stream st;
@@ -56,11 +55,11 @@ void check(const Case& t, uint32_t seed) {
 }  // namespace
 
 TEST_CASE("emulated convolutions without cuDNN: direct and generic kernels match a double-precision reference") {
-  const std::vector<Case> cases = {
-      {"1 channel, pad 3: direct", 2, 1, 12, 12, 6, 3, 3, 1, 3, true},
-      {"6 channels: generic", 2, 6, 9, 8, 5, 3, 3, 1, 1, false},
-      {"5 channels, stride 2, odd sizes: generic", 1, 5, 11, 9, 3, 3, 3, 2, 0, false},
-      {"8x8 taps: generic", 1, 2, 10, 10, 2, 8, 8, 1, 2, false},
+  const std::vector<PathCase> cases = {
+      {{"1 channel, pad 3: direct", 2, 1, 12, 12, 6, 3, 3, 1, 3}, true},
+      {{"6 channels: generic", 2, 6, 9, 8, 5, 3, 3, 1, 1}, false},
+      {{"5 channels, stride 2, odd sizes: generic", 1, 5, 11, 9, 3, 3, 3, 2, 0}, false},
+      {{"8x8 taps: generic", 1, 2, 10, 10, 2, 8, 8, 1, 2}, false},
   };
   for (size_t i = 0; i < cases.size(); ++i) check(cases[i], 9100 + 10 * static_cast<uint32_t>(i));
 }

@@ -11,9 +11,12 @@
 
 using namespace yoco::kernels;
 using yoco::emu_test::bitwise_equal;
+using yoco::emu_test::ConvCase;
+using yoco::emu_test::ConvData;
+using yoco::emu_test::conv_data;
+using yoco::emu_test::shape_of;
 using yoco::emu_test::nans;
 using yoco::emu_test::rel2;
-using yoco::emu_test::uniform;
 
 namespace {
 
@@ -21,20 +24,12 @@ namespace {
 // reference's: relative (2-norm) error of a few float ulp (measured: <= 2.1e-7).
 constexpr double kTol = 1e-6;
 
-struct Case {
-  const char* what;
-  int64_t n, c, h, w, k, r, s, stride, pad;
-};
-
-void check(const Case& t, uint32_t seed) {
+void check(const ConvCase& t, uint32_t seed) {
   CAPTURE(t.what);
-  const ConvShape cs{t.n, t.c, t.h, t.w, t.k, t.r, t.s, conv_out_size(t.h, t.r, t.stride, t.pad),
-                     conv_out_size(t.w, t.s, t.stride, t.pad), t.stride, t.pad};
+  const ConvShape cs = shape_of(t);
   REQUIRE(cuda::conv2d_direct_supported(cs));
-  const std::vector<float> x = uniform(static_cast<size_t>(cs.n * cs.c * cs.h * cs.w), seed);
-  const std::vector<float> w = uniform(static_cast<size_t>(cs.k * cs.c * cs.r * cs.s), seed + 1);
-  const std::vector<float> b = uniform(static_cast<size_t>(cs.k), seed + 2);
-  const std::vector<float> g = uniform(static_cast<size_t>(cs.n * cs.k * cs.oh * cs.ow), seed + 3);
+  const ConvData d = conv_data(cs, seed);
+  const std::vector<float>&x = d.x, &w = d.w, &b = d.b, &g = d.g;
   const yoco::emu_test::ConvRef ref = yoco::emu_test::conv_reference(cs, x, w, b, g);
 
   emu::Stream st;
@@ -56,7 +51,7 @@ void check(const Case& t, uint32_t seed) {
 }  // namespace
 
 TEST_CASE("emulated direct convolutions match a double-precision reference") {
-  const std::vector<Case> cases = {
+  const std::vector<ConvCase> cases = {
       {"ConvNet first layer, 1 channel, pad 3", 2, 1, 28, 28, 20, 3, 3, 1, 3},
       {"3 channels, 17 outputs: two channel groups", 1, 3, 32, 32, 17, 3, 3, 1, 1},
       {"stride 2, odd sizes", 3, 2, 13, 11, 7, 3, 3, 2, 0},
