@@ -17,43 +17,12 @@
 #include "kernels/common.h"
 #include "kernels/conv.h"
 #include "kernels/cuda_device.cuh"
+#include "kernels/cuda_handles.cuh"
 #ifdef YOCO_WITH_CUDNN
 #include <cudnn.h>
 #endif
 
 namespace yoco::kernels::cuda {
-
-// Everything a launcher may need; owned by the engine's CudaState, passed by pointer as `void* stream`.
-struct CudaHandles {
-  cudaStream_t stream = nullptr;
-  cublasHandle_t blas = nullptr;
-  void* dnn = nullptr;               // cudnnHandle_t when YOCO_WITH_CUDNN, else null
-  void* workspace = nullptr;         // cuDNN scratch, grown on demand (stream-ordered by the single stream)
-  size_t ws_bytes = 0;
-  // Workspaces outgrown by a larger request: kept until the context ends (engine/cuda_runtime.cu frees them),
-  // because a captured CUDA graph may still address one. A handful of growth steps, so bounded.
-  std::vector<void*> retired_workspaces;
-  const bool* allow_tf32 = nullptr;  // points at Context::allow_tf32 (read at each call, never copied)
-  const ConvSearch* conv_search = nullptr;  // points at Context::conv_search (read when a shape is first seen)
-  // Per-shape convolution plans (descriptors + chosen algorithms), owned here so they die with the context;
-  // opaque because only kernels/conv.cu knows the type. Querying cuDNN's heuristics on every call cost far more
-  // host time than the convolutions themselves at our sizes.
-  std::shared_ptr<void> conv_plans;
-};
-
-inline CudaHandles& handles(void* s) {
-  YOCO_CHECK(s != nullptr, "CUDA launcher called without the context's CudaHandles");
-  return *static_cast<CudaHandles*>(s);
-}
-inline cudaStream_t stream_of(void* s) { return handles(s).stream; }
-inline bool tf32_allowed(void* s) {
-  const CudaHandles& h = handles(s);
-  return h.allow_tf32 != nullptr && *h.allow_tf32;
-}
-inline ConvSearch conv_search(void* s) {
-  const CudaHandles& h = handles(s);
-  return h.conv_search != nullptr ? *h.conv_search : ConvSearch::Heuristic;
-}
 
 inline const char* status_str(cublasStatus_t st) { return cublasGetStatusString(st); }
 #ifdef YOCO_WITH_CUDNN
@@ -62,7 +31,6 @@ inline const char* status_str(cudnnStatus_t st) { return cudnnGetErrorString(st)
 
 }  // namespace yoco::kernels::cuda
 
-#define CUDA_CHECK(expr) YOCO_CHECK_GEN(expr, cudaSuccess, cudaGetErrorString)
 #define CUBLAS_CHECK(expr) YOCO_CHECK_GEN(expr, CUBLAS_STATUS_SUCCESS, ::yoco::kernels::cuda::status_str)
 #ifdef YOCO_WITH_CUDNN
 #define CUDNN_CHECK(expr) YOCO_CHECK_GEN(expr, CUDNN_STATUS_SUCCESS, ::yoco::kernels::cuda::status_str)
@@ -91,18 +59,7 @@ void launch_grid(void (*kernel)(KArgs...), int64_t blocks, int threads, size_t s
 }
 
 
-// Scratch of at least `bytes` from the handles. Growing allocates a new block and retires the old one (not
-// freed: kernels captured in a CUDA graph keep its address). Grows only a few times, then stays flat.
-inline void* workspace(void* s, size_t bytes) {
-  CudaHandles& h = handles(s);
-  if (bytes > h.ws_bytes) {
-    void* fresh = nullptr;
-    CUDA_CHECK(cudaMalloc(&fresh, bytes));
-    if (h.workspace) h.retired_workspaces.push_back(h.workspace);
-    h.workspace = fresh;
-    h.ws_bytes = bytes;
-  }
-  return h.workspace;
-}
+// Scratch of at least `bytes` (kernels/cuda_handles.cuh): stream-ordered, kept until the context ends.
+inline void* workspace(void* s, size_t bytes) { return grow_workspace(s, bytes); }
 
 }  // namespace yoco::kernels::cuda

@@ -2,8 +2,8 @@
 //
 // Emulated builds put tests/emu/shadow first on the include path, so the kernels' `#include
 // "kernels/cuda_check.cuh"` lands here. The device helpers (kThreads, global_index, block_sum2, ...) are the real
-// ones from kernels/cuda_device.cuh; the host parts below mirror the real header (handles, stream_of, tf32_allowed,
-// conv_search, workspace, launch_1d, launch_grid) with emulated runtime calls. cuBLAS and cuDNN are not
+// ones from kernels/cuda_device.cuh; the handle bundle is the real one from kernels/cuda_handles.cuh; only
+// workspace (poisoned on every request), launch_1d and launch_grid are emulated here. cuBLAS and cuDNN are not
 // emulated: CUBLAS_CHECK/CUDNN_CHECK and status_str are absent, so a file using them fails to compile here.
 #pragma once
 #include <climits>
@@ -18,39 +18,7 @@
 #include "kernels/conv.h"
 #include "tests/emu/emu_cuda.h"
 #include "kernels/cuda_device.cuh"
-
-namespace yoco::kernels::cuda {
-
-// Field for field the real bundle; library handles are opaque pointers nobody reads here.
-struct CudaHandles {
-  cudaStream_t stream = nullptr;
-  void* blas = nullptr;
-  void* dnn = nullptr;
-  void* workspace = nullptr;
-  size_t ws_bytes = 0;
-  std::vector<void*> retired_workspaces;
-  const bool* allow_tf32 = nullptr;
-  const ConvSearch* conv_search = nullptr;
-  std::shared_ptr<void> conv_plans;
-};
-
-inline CudaHandles& handles(void* s) {
-  YOCO_CHECK(s != nullptr, "CUDA launcher called without the context's CudaHandles");
-  return *static_cast<CudaHandles*>(s);
-}
-inline cudaStream_t stream_of(void* s) { return handles(s).stream; }
-inline bool tf32_allowed(void* s) {
-  const CudaHandles& h = handles(s);
-  return h.allow_tf32 != nullptr && *h.allow_tf32;
-}
-inline ConvSearch conv_search(void* s) {
-  const CudaHandles& h = handles(s);
-  return h.conv_search != nullptr ? *h.conv_search : ConvSearch::Heuristic;
-}
-
-}  // namespace yoco::kernels::cuda
-
-#define CUDA_CHECK(expr) YOCO_CHECK_GEN(expr, cudaSuccess, cudaGetErrorString)
+#include "kernels/cuda_handles.cuh"  // the real handle bundle, over the shadow <cuda_runtime.h> and <cublas_v2.h>
 
 namespace yoco::kernels::cuda {
 
@@ -81,16 +49,9 @@ void launch_1d(void (*kernel)(KArgs...), int64_t n, void* s, Args&&... args) {
 // (stale ones from an earlier op) fails here, where on a GPU it might pass by luck. Launchers request their
 // scratch once per op, so the refill never destroys data an op still needs.
 inline void* workspace(void* s, size_t bytes) {
-  CudaHandles& h = handles(s);
-  if (bytes > h.ws_bytes) {
-    void* fresh = nullptr;
-    CUDA_CHECK(cudaMalloc(&fresh, bytes));
-    if (h.workspace) h.retired_workspaces.push_back(h.workspace);
-    h.workspace = fresh;
-    h.ws_bytes = bytes;
-  }
-  if (h.workspace) std::memset(h.workspace, 0xff, h.ws_bytes);
-  return h.workspace;
+  void* w = grow_workspace(s, bytes);
+  if (w) std::memset(w, 0xff, handles(s).ws_bytes);
+  return w;
 }
 
 }  // namespace yoco::kernels::cuda
