@@ -15,6 +15,7 @@
 #include "engine/ops.h"
 #include "kernels/conv.h"
 #include "kernels/pool.h"
+#include "tests/unit/conv_reference.h"
 #include "tests/unit/test_util.h"
 
 using namespace yoco;
@@ -44,37 +45,13 @@ const std::vector<Case> kCases = {
     {70, 2, 5, 5, 3, 3, 3, 1, 1, true},  // 9 weight-gradient chunks of 8 images, the last one partial
 };
 
-struct RefOut {
-  std::vector<float> y, gx, gw;
-};
-
-// Direct convolution and its two adjoints (for output gradient g) with double accumulation.
-RefOut reference(const Case& cs, const std::vector<float>& x, const std::vector<float>& w,
-                 const std::vector<float>& b, const std::vector<float>& g) {
-  const int64_t oh = (cs.h + 2 * cs.pad - cs.r) / cs.stride + 1, ow = (cs.w + 2 * cs.pad - cs.s) / cs.stride + 1;
-  std::vector<double> y(cs.n * cs.k * oh * ow), gx(x.size(), 0.0), gw(w.size(), 0.0);
-  for (int64_t n = 0; n < cs.n; ++n)
-    for (int64_t k = 0; k < cs.k; ++k)
-      for (int64_t i = 0; i < oh; ++i)
-        for (int64_t j = 0; j < ow; ++j) {
-          const int64_t yi = ((n * cs.k + k) * oh + i) * ow + j;
-          double acc = b.empty() ? 0.0 : b[k];
-          for (int64_t c = 0; c < cs.c; ++c)
-            for (int64_t r = 0; r < cs.r; ++r)
-              for (int64_t s = 0; s < cs.s; ++s) {
-                const int64_t ih = i * cs.stride - cs.pad + r, iw = j * cs.stride - cs.pad + s;
-                if (ih < 0 || ih >= cs.h || iw < 0 || iw >= cs.w) continue;
-                const int64_t xi = ((n * cs.c + c) * cs.h + ih) * cs.w + iw;
-                const int64_t wi = ((k * cs.c + c) * cs.r + r) * cs.s + s;
-                acc += static_cast<double>(x[xi]) * w[wi];
-                gx[xi] += static_cast<double>(g[yi]) * w[wi];
-                gw[wi] += static_cast<double>(g[yi]) * x[xi];
-              }
-          y[yi] = acc;
-        }
-  auto to_f = [](const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); };
-  return {to_f(y), to_f(gx), to_f(gw)};
+// The kernels' view of a case, for the shared double-precision reference.
+kernels::ConvShape conv_shape_of(const Case& c) {
+  return {c.n, c.c, c.h, c.w, c.k, c.r, c.s, kernels::conv_out_size(c.h, c.r, c.stride, c.pad),
+          kernels::conv_out_size(c.w, c.s, c.stride, c.pad), c.stride, c.pad};
 }
+
+std::vector<float> to_float(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
 
 Shape x_shape(const Case& c) { return {c.n, c.c, c.h, c.w}; }
 Shape w_shape(const Case& c) { return {c.k, c.c, c.r, c.s}; }
@@ -141,11 +118,11 @@ TEST_CASE("conv2d forward and both adjoints match the direct reference") {
     Tensor b = c.bias ? random_tensor({c.k}, stream++) : Tensor();
     Tensor y = conv2d(x, w, b, args_of(c));
     Tensor g = random_tensor(y.shape(), stream++);
-    RefOut ref = reference(c, x.to_vector(), w.to_vector(), c.bias ? b.to_vector() : std::vector<float>{},
-                           g.to_vector());
-    CHECK(rel_err(y.to_vector(), ref.y) <= kRefTol);
-    CHECK(rel_err(conv2d_backward_input(g, w, x.shape(), args_of(c)).to_vector(), ref.gx) <= kRefTol);
-    CHECK(rel_err(conv2d_backward_weight(x, g, w.shape(), args_of(c)).to_vector(), ref.gw) <= kRefTol);
+    const kernels::ConvShape cs = conv_shape_of(c);
+    const test::ConvReference ref = test::conv_reference(cs, x.to_vector(), w.to_vector(), g.to_vector());
+    CHECK(rel_err(y.to_vector(), to_float(c.bias ? test::with_bias(ref.y, b.to_vector(), cs) : ref.y)) <= kRefTol);
+    CHECK(rel_err(conv2d_backward_input(g, w, x.shape(), args_of(c)).to_vector(), to_float(ref.gx)) <= kRefTol);
+    CHECK(rel_err(conv2d_backward_weight(x, g, w.shape(), args_of(c)).to_vector(), to_float(ref.gw)) <= kRefTol);
   }
 }
 
