@@ -79,10 +79,12 @@ Tensor conv2d_backward_weight(const Tensor& x, const Tensor& g, const Shape& w_s
 // ---- normalisation ----
 // Group norm over (C/G, H, W) per sample and group; instance norm is groups == C. gamma/beta [C] or undefined.
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta, float eps = 1e-5f);
-// avg_pool2x2(relu(group_norm(x, ...))) in one pass over x (the ConvNet block tail): same values, but the
-// normalised and relu'd maps are never stored, and the backward reads x once for all three gradients.
+// avg_pool2x2(relu(group_norm(x + input_bias, ...))) in one pass over x (the ConvNet block tail): same values,
+// but the normalised and relu'd maps are never stored, and the backward reads x once for all gradients.
+// input_bias [C] (or undefined) is the bias of the convolution that produced x, taken over so that the
+// convolution runs without one: its add and its gradient's reduction then cost no pass of their own.
 Tensor group_norm_relu_pool(const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta,
-                            float eps = 1e-5f);
+                            float eps = 1e-5f, const Tensor& input_bias = Tensor());
 // Batch norm over (N, H, W) per channel. In training, batch statistics are used and running stats
 // (when defined) are updated in place with `momentum` (unbiased variance, as PyTorch).
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor running_mean,

@@ -1,4 +1,4 @@
-// Normalisation ops: group norm and the fused norm→relu→pool tail (fused kernels; composite backward when
+// Normalisation ops: group norm and the fused (bias→)norm→relu→pool tail (fused kernels; composite backward when
 // recorded), and batch norm (composite).
 #include <initializer_list>
 #include "engine/autograd.h"
@@ -82,45 +82,63 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& gamma, const Te
   return record(y, "group_norm", {x, gamma, beta}, backward);
 }
 
-Tensor group_norm_relu_pool(const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta, float eps) {
+Tensor group_norm_relu_pool(const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta, float eps,
+                            const Tensor& input_bias) {
   const GnDims d = group_norm_check(x, groups, gamma, beta);
   YOCO_CHECK(x.dim() == 4 && x.size(2) % 2 == 0 && x.size(3) % 2 == 0,
              "group_norm_relu_pool: x must be [N, C, H, W] with even H and W, got ", x.str());
+  if (input_bias.defined()) {
+    detail::check_f32(input_bias, "group_norm_relu_pool", "input_bias");
+    detail::check_same_device(x, input_bias, "group_norm_relu_pool");
+    YOCO_CHECK(input_bias.shape() == Shape{d.c}, "group_norm_relu_pool: input_bias must be [", d.c, "], got ",
+               input_bias.str(), " for x ", x.str());
+  }
   const int64_t h = x.size(2), w = x.size(3);
   Tensor y = empty({d.n, d.c, h / 2, w / 2}, DType::F32, x.device());
   Tensor mu = empty({d.n, d.groups}, DType::F32, x.device());
   Tensor rs = empty({d.n, d.groups}, DType::F32, x.device());
   if (x.numel() > 0)
-    YOCO_DISPATCH(x, group_norm_relu_pool_forward, x.data<float>(), ptr_or_null(gamma), ptr_or_null(beta),
-                  y.data<float>(), mu.data<float>(), rs.data<float>(), d.n, d.c, h, w, d.groups, eps);
-  auto backward = [x, gamma, beta, d, eps, mu, rs](const Tensor& g, const std::vector<bool>& needs) {
+    YOCO_DISPATCH(x, group_norm_relu_pool_forward, x.data<float>(), ptr_or_null(input_bias), ptr_or_null(gamma),
+                  ptr_or_null(beta), y.data<float>(), mu.data<float>(), rs.data<float>(), d.n, d.c, h, w, d.groups,
+                  eps);
+  auto backward = [x, input_bias, gamma, beta, d, eps, mu, rs](const Tensor& g, const std::vector<bool>& needs) {
+    const bool need_bias = needs.size() > 3 && needs[3];
     if (Context::get().grad_enabled()) {
-      // Recorded (second order): the three ops' backwards in differentiable form. relu's mask is a constant
-      // (its derivative is zero almost everywhere), taken from the normalised values recomputed without history.
+      // Recorded (second order): the three ops' backwards in differentiable form, on x + bias (recorded, so
+      // higher derivatives reach both). relu's mask is a constant (its derivative is zero almost everywhere),
+      // taken from the normalised values recomputed without history.
+      Tensor xb = input_bias.defined() ? add(x, reshape(input_bias, {1, d.c, 1, 1})) : x;
       Tensor yn;
       {
         NoGradGuard no_grad;
-        yn = group_norm(x.detach(), d.groups, gamma.defined() ? gamma.detach() : Tensor(),
+        yn = group_norm(xb.detach(), d.groups, gamma.defined() ? gamma.detach() : Tensor(),
                         beta.defined() ? beta.detach() : Tensor(), eps);
       }
-      return group_norm_backward_composite(relu_backward(avg_pool2x2_backward(g, x.shape()), yn), x, gamma, d, eps,
-                                           needs);
+      std::vector<bool> norm_needs{needs[0] || need_bias, needs.size() > 1 && needs[1], needs.size() > 2 && needs[2]};
+      std::vector<Tensor> out = group_norm_backward_composite(relu_backward(avg_pool2x2_backward(g, x.shape()), yn),
+                                                              xb, gamma, d, eps, norm_needs);
+      // The bias is added to every element of its channel: its gradient is dx summed over (N, H, W).
+      out.push_back(need_bias ? sum(out[0], {0, 2, 3}) : Tensor());
+      if (!needs[0]) out[0] = Tensor();
+      return out;
     }
-    std::vector<Tensor> out(3);
+    std::vector<Tensor> out(4);
     // dx always: the kernel stages the gradient at the norm's output in it.
     Tensor dx = empty(x.shape(), DType::F32, x.device());
     if (needs[0]) out[0] = dx;
     if (needs[1]) out[1] = empty({d.c}, DType::F32, x.device());
     if (needs[2]) out[2] = empty({d.c}, DType::F32, x.device());
-    float* dgamma = out[1].defined() ? out[1].data<float>() : nullptr;
-    float* dbeta = out[2].defined() ? out[2].data<float>() : nullptr;
+    if (need_bias) out[3] = empty({d.c}, DType::F32, x.device());
     if (x.numel() > 0)
-      YOCO_DISPATCH(x, group_norm_relu_pool_backward, g.data<float>(), x.data<float>(), mu.data<float>(),
-                    rs.data<float>(), ptr_or_null(gamma), ptr_or_null(beta), d.n, d.c, x.size(2), x.size(3),
-                    d.groups, dx.data<float>(), dgamma, dbeta);
+      YOCO_DISPATCH(x, group_norm_relu_pool_backward, g.data<float>(), x.data<float>(), ptr_or_null(input_bias),
+                    mu.data<float>(), rs.data<float>(), ptr_or_null(gamma), ptr_or_null(beta), d.n, d.c, x.size(2),
+                    x.size(3), d.groups, dx.data<float>(), out[1].defined() ? out[1].data<float>() : nullptr,
+                    out[2].defined() ? out[2].data<float>() : nullptr,
+                    out[3].defined() ? out[3].data<float>() : nullptr);
+    out.resize(needs.size());
     return out;
   };
-  return record(y, "group_norm_relu_pool", {x, gamma, beta}, backward);
+  return record(y, "group_norm_relu_pool", {x, gamma, beta, input_bias}, backward);
 }
 
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor running_mean, Tensor running_var,

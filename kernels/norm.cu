@@ -1,5 +1,5 @@
 // Normalisation family, CUDA: one block per (sample, group) for the statistics, dx and the per-plane sums of the
-// backward; one block per channel adds those sums over the samples (norm.h). Double sums through the fixed trees
+// backward; one block per channel adds those sums over the samples (norm.h), for dgamma, dbeta and dxbias. Double sums through the fixed trees
 // of block_sum2: deterministic, no atomics. Indices inside a group are 32-bit (checked on the host).
 #include <climits>
 #include <cmath>
@@ -9,16 +9,25 @@
 namespace yoco::kernels::cuda {
 
 namespace {
-// Mean and rstd of a group's m contiguous elements, as the CPU: the mean first, then the centred second moment.
-__device__ void group_stats(const float* xg, int m, float eps, double* sh, float* mean, float* rstd) {
+// The fused tail's input bias for a group: element i of the group (channel i / s) reads x + b[channel].
+struct GroupBias {
+  const float* b;  // the group's first channel, or null (no bias: adds 0, which changes no value)
+  int s, cpg;
+  __device__ float at_channel(int k) const { return b ? b[k] : 0.f; }
+  __device__ float at_element(int i) const { return b ? b[cpg == 1 ? 0 : i / s] : 0.f; }
+};
+
+// Mean and rstd of a group's m contiguous elements (+ its bias), as the CPU: the mean first, then the centred
+// second moment.
+__device__ void group_stats(const float* xg, int m, GroupBias xb, float eps, double* sh, float* mean, float* rstd) {
   double acc = 0.0, unused = 0.0;
-  for (int i = threadIdx.x; i < m; i += kThreads) acc += xg[i];
+  for (int i = threadIdx.x; i < m; i += kThreads) acc += xg[i] + xb.at_element(i);
   block_sum2(acc, unused, sh);
   const double mu = acc / static_cast<double>(m);
   const float mu_f = static_cast<float>(mu);
   double var = 0.0;
   for (int i = threadIdx.x; i < m; i += kThreads) {
-    const float d = xg[i] - mu_f;  // float, as the CPU's centred sum
+    const float d = (xg[i] + xb.at_element(i)) - mu_f;  // float, as the CPU's centred sum
     var += static_cast<double>(d) * d;
   }
   unused = 0.0;
@@ -34,7 +43,7 @@ __global__ void gn_forward_kernel(const float* x, const float* gamma, const floa
   const int cpg = c / groups, m = cpg * s, c0 = static_cast<int>(ng % groups) * cpg;
   const float* xg = x + ng * m;
   float mu, rs;
-  group_stats(xg, m, eps, sh, &mu, &rs);
+  group_stats(xg, m, GroupBias{nullptr, s, cpg}, eps, sh, &mu, &rs);
   if (threadIdx.x == 0) {
     mean[ng] = mu;
     rstd[ng] = rs;
@@ -47,15 +56,16 @@ __global__ void gn_forward_kernel(const float* x, const float* gamma, const floa
 }
 
 // Fused tail forward: the group's statistics, then each pooled output from its 2×2 window.
-__global__ void gnrp_forward_kernel(const float* x, const float* gamma, const float* beta, float* y, float* mean,
-                                    float* rstd, int c, int h, int w, int groups, float eps) {
+__global__ void gnrp_forward_kernel(const float* x, const float* xbias, const float* gamma, const float* beta,
+                                    float* y, float* mean, float* rstd, int c, int h, int w, int groups, float eps) {
   __shared__ double sh[kThreads];
   const int64_t ng = blockIdx.x;
   const int cpg = c / groups, s = h * w, c0 = static_cast<int>(ng % groups) * cpg;
   const int ow = w / 2, os = (h / 2) * ow;
   const float* xg = x + ng * cpg * s;
+  const GroupBias xb{xbias ? xbias + c0 : nullptr, s, cpg};
   float mu, rs;
-  group_stats(xg, cpg * s, eps, sh, &mu, &rs);
+  group_stats(xg, cpg * s, xb, eps, sh, &mu, &rs);
   if (threadIdx.x == 0) {
     mean[ng] = mu;
     rstd[ng] = rs;
@@ -63,9 +73,9 @@ __global__ void gnrp_forward_kernel(const float* x, const float* gamma, const fl
   float* yg = y + ng * cpg * os;
   for (int t = threadIdx.x; t < cpg * os; t += kThreads) {
     const int k = t / os, r = t % os, i = r / ow, j = r % ow;
-    const float ga = gamma ? gamma[c0 + k] : 1.f, be = beta ? beta[c0 + k] : 0.f;
+    const float ga = gamma ? gamma[c0 + k] : 1.f, be = beta ? beta[c0 + k] : 0.f, add = xb.at_channel(k);
     const float* q = xg + k * s + 2 * i * w + 2 * j;
-    const auto v = [&](float xv) { return relu_value(group_norm_apply(xv, mu, rs, ga, be)); };
+    const auto v = [&](float xv) { return relu_value(group_norm_apply(xv + add, mu, rs, ga, be)); };
     yg[t] = pool4(v(q[0]), v(q[1]), v(q[w]), v(q[w + 1]));
   }
 }
@@ -87,20 +97,22 @@ struct PoolReluGrad {
 };
 
 // Block ng: per channel k of the group, the plane sums P = Σ gy and Q = Σ gy·xhat (written to pq for the
-// dgamma/dbeta stage when pq is set), the group means a, b from them, then dx (when dx is set).
+// dgamma/dbeta stage when pq is set), the group means a, b from them, then dx (when dx is set) and, when
+// with_r, R = Σ dx per plane (pq's third [N, C] part, for the input bias gradient). x values include the bias.
 template <class Grad>
-__device__ void gn_backward_group(const Grad& grad, const float* xg, int64_t ng, const float* mean,
-                                  const float* rstd, const float* gamma, const float* beta, int c, int s, int groups,
-                                  float* dxg, double* pq, int64_t nc) {
+__device__ void gn_backward_group(const Grad& grad, const float* xg, const float* xbias, int64_t ng,
+                                  const float* mean, const float* rstd, const float* gamma, const float* beta, int c,
+                                  int s, int groups, float* dxg, double* pq, int64_t nc, bool with_r) {
   __shared__ double sh[kThreads];
   const int cpg = c / groups, c0 = static_cast<int>(ng % groups) * cpg;
+  const GroupBias xb{xbias ? xbias + c0 : nullptr, s, cpg};
   const float mu = mean[ng], rs = rstd[ng];
   double sa = 0.0, sb = 0.0;
   for (int k = 0; k < cpg; ++k) {
-    const float ga = gamma ? gamma[c0 + k] : 1.f, be = beta ? beta[c0 + k] : 0.f;
+    const float ga = gamma ? gamma[c0 + k] : 1.f, be = beta ? beta[c0 + k] : 0.f, add = xb.at_channel(k);
     double p = 0.0, q = 0.0;
     for (int i = threadIdx.x; i < s; i += kThreads) {
-      const float xv = xg[k * s + i];
+      const float xv = xg[k * s + i] + add;
       const float gy = grad(k * s + i, k, i, xv, mu, rs, ga, be);
       p += gy;
       q += static_cast<double>(gy) * ((xv - mu) * rs);
@@ -117,45 +129,56 @@ __device__ void gn_backward_group(const Grad& grad, const float* xg, int64_t ng,
   const double m = static_cast<double>(cpg) * s;
   const float a = static_cast<float>(sa / m), b = static_cast<float>(sb / m);
   for (int k = 0; k < cpg; ++k) {
-    const float ga = gamma ? gamma[c0 + k] : 1.f, be = beta ? beta[c0 + k] : 0.f;
+    const float ga = gamma ? gamma[c0 + k] : 1.f, be = beta ? beta[c0 + k] : 0.f, add = xb.at_channel(k);
+    double r = 0.0, unused = 0.0;
     for (int i = threadIdx.x; i < s; i += kThreads) {
-      const float xv = xg[k * s + i];
+      const float xv = xg[k * s + i] + add;
       const float gy = grad(k * s + i, k, i, xv, mu, rs, ga, be);
-      dxg[k * s + i] = group_norm_dx(gy * ga, (xv - mu) * rs, rs, a, b);
+      const float d = group_norm_dx(gy * ga, (xv - mu) * rs, rs, a, b);
+      dxg[k * s + i] = d;
+      r += d;
     }
+    if (!with_r) continue;  // uniform over the block
+    block_sum2(r, unused, sh);
+    if (threadIdx.x == 0) pq[2 * nc + ng * cpg + k] = r;
   }
 }
 
 __global__ void gn_backward_kernel(const float* g, const float* x, const float* mean, const float* rstd,
                                    const float* gamma, int c, int s, int groups, float* dx, double* pq, int64_t nc) {
   const int64_t ng = blockIdx.x, m = static_cast<int64_t>(c / groups) * s;
-  gn_backward_group(PlainGrad{g + ng * m}, x + ng * m, ng, mean, rstd, gamma, nullptr, c, s, groups,
-                    dx ? dx + ng * m : nullptr, pq, nc);
+  gn_backward_group(PlainGrad{g + ng * m}, x + ng * m, nullptr, ng, mean, rstd, gamma, nullptr, c, s, groups,
+                    dx ? dx + ng * m : nullptr, pq, nc, false);
 }
 
-__global__ void gnrp_backward_kernel(const float* gp, const float* x, const float* mean, const float* rstd,
-                                     const float* gamma, const float* beta, int c, int h, int w, int groups,
-                                     float* dx, double* pq, int64_t nc) {
+__global__ void gnrp_backward_kernel(const float* gp, const float* x, const float* xbias, const float* mean,
+                                     const float* rstd, const float* gamma, const float* beta, int c, int h, int w,
+                                     int groups, float* dx, double* pq, int64_t nc, bool with_r) {
   const int64_t ng = blockIdx.x;
   const int cpg = c / groups, os = (h / 2) * (w / 2);
   const int64_t m = static_cast<int64_t>(cpg) * h * w;
-  gn_backward_group(PoolReluGrad{gp + ng * cpg * os, w, os}, x + ng * m, ng, mean, rstd, gamma, beta, c, h * w,
-                    groups, dx + ng * m, pq, nc);
+  gn_backward_group(PoolReluGrad{gp + ng * cpg * os, w, os}, x + ng * m, xbias, ng, mean, rstd, gamma, beta, c,
+                    h * w, groups, dx + ng * m, pq, nc, with_r);
 }
 
-// Block ch: dbeta[ch] = Σ_n P[n, ch], dgamma[ch] = Σ_n Q[n, ch] (pq = [P | Q], each [N, C]).
-__global__ void gn_dparams_kernel(const double* pq, int64_t n, int64_t c, float* dgamma, float* dbeta) {
+// Block ch: dbeta[ch] = Σ_n P[n, ch], dgamma[ch] = Σ_n Q[n, ch], dxbias[ch] = Σ_n R[n, ch] (pq = [P | Q | R],
+// each [N, C]; R only when dxbias is set).
+__global__ void gn_dparams_kernel(const double* pq, int64_t n, int64_t c, float* dgamma, float* dbeta,
+                                  float* dxbias) {
   __shared__ double sh[kThreads];
   const int64_t ch = blockIdx.x;
-  double p = 0.0, q = 0.0;
+  double p = 0.0, q = 0.0, r = 0.0, unused = 0.0;
   for (int64_t i = threadIdx.x; i < n; i += kThreads) {
     p += pq[i * c + ch];
     q += pq[n * c + i * c + ch];
+    if (dxbias) r += pq[2 * n * c + i * c + ch];
   }
   block_sum2(p, q, sh);
+  if (dxbias) block_sum2(r, unused, sh);  // uniform over the block
   if (threadIdx.x != 0) return;
   if (dgamma) dgamma[ch] = static_cast<float>(q);
   if (dbeta) dbeta[ch] = static_cast<float>(p);
+  if (dxbias) dxbias[ch] = static_cast<float>(r);
 }
 
 void check_group(int64_t c, int64_t s, int64_t groups, const char* op) {
@@ -164,10 +187,10 @@ void check_group(int64_t c, int64_t s, int64_t groups, const char* op) {
              " elements exceeds the 32-bit in-group indexing");
 }
 
-// Scratch for the per-plane sums when dgamma or dbeta is wanted; null otherwise.
-double* plane_sums_scratch(int64_t n, int64_t c, bool wanted, void* stream) {
-  if (!wanted) return nullptr;
-  return static_cast<double*>(workspace(stream, static_cast<size_t>(2 * n * c) * sizeof(double)));
+// Scratch for `parts` [N, C] sets of per-plane sums when any is wanted (parts > 0); null otherwise.
+double* plane_sums_scratch(int64_t n, int64_t c, int parts, void* stream) {
+  if (parts == 0) return nullptr;
+  return static_cast<double*>(workspace(stream, static_cast<size_t>(parts * n * c) * sizeof(double)));
 }
 }  // namespace
 
@@ -182,32 +205,34 @@ void group_norm_backward(const float* g, const float* x, const float* mean, cons
                          int64_t n, int64_t c, int64_t s, int64_t groups, float* dx, float* dgamma, float* dbeta,
                          void* stream) {
   check_group(c, s, groups, "group_norm_backward");
-  double* pq = plane_sums_scratch(n, c, dgamma || dbeta, stream);
+  double* pq = plane_sums_scratch(n, c, dgamma || dbeta ? 2 : 0, stream);
   if (!dx && !pq) return;
   launch_grid(gn_backward_kernel, n * groups, kThreads, 0, stream, g, x, mean, rstd, gamma, static_cast<int>(c),
               static_cast<int>(s), static_cast<int>(groups), dx, pq, n * c);
-  if (pq) launch_grid(gn_dparams_kernel, c, kThreads, 0, stream, pq, n, c, dgamma, dbeta);
+  if (pq) launch_grid(gn_dparams_kernel, c, kThreads, 0, stream, pq, n, c, dgamma, dbeta, nullptr);
 }
 
-void group_norm_relu_pool_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean,
-                                  float* rstd, int64_t n, int64_t c, int64_t h, int64_t w, int64_t groups, float eps,
-                                  void* stream) {
+void group_norm_relu_pool_forward(const float* x, const float* xbias, const float* gamma, const float* beta, float* y,
+                                  float* mean, float* rstd, int64_t n, int64_t c, int64_t h, int64_t w, int64_t groups,
+                                  float eps, void* stream) {
   check_group(c, h * w, groups, "group_norm_relu_pool_forward");
   YOCO_CHECK(h % 2 == 0 && w % 2 == 0, "group_norm_relu_pool_forward: ", h, "x", w, " is not poolable");
-  launch_grid(gnrp_forward_kernel, n * groups, kThreads, 0, stream, x, gamma, beta, y, mean, rstd,
+  launch_grid(gnrp_forward_kernel, n * groups, kThreads, 0, stream, x, xbias, gamma, beta, y, mean, rstd,
               static_cast<int>(c), static_cast<int>(h), static_cast<int>(w), static_cast<int>(groups), eps);
 }
 
-void group_norm_relu_pool_backward(const float* gp, const float* x, const float* mean, const float* rstd,
-                                   const float* gamma, const float* beta, int64_t n, int64_t c, int64_t h, int64_t w,
-                                   int64_t groups, float* dx, float* dgamma, float* dbeta, void* stream) {
+void group_norm_relu_pool_backward(const float* gp, const float* x, const float* xbias, const float* mean,
+                                   const float* rstd, const float* gamma, const float* beta, int64_t n, int64_t c,
+                                   int64_t h, int64_t w, int64_t groups, float* dx, float* dgamma, float* dbeta,
+                                   float* dxbias, void* stream) {
   check_group(c, h * w, groups, "group_norm_relu_pool_backward");
   YOCO_CHECK(h % 2 == 0 && w % 2 == 0, "group_norm_relu_pool_backward: ", h, "x", w, " is not poolable");
   YOCO_CHECK(dx != nullptr, "group_norm_relu_pool_backward: dx is required");
-  double* pq = plane_sums_scratch(n, c, dgamma || dbeta, stream);
-  launch_grid(gnrp_backward_kernel, n * groups, kThreads, 0, stream, gp, x, mean, rstd, gamma, beta,
-              static_cast<int>(c), static_cast<int>(h), static_cast<int>(w), static_cast<int>(groups), dx, pq, n * c);
-  if (pq) launch_grid(gn_dparams_kernel, c, kThreads, 0, stream, pq, n, c, dgamma, dbeta);
+  double* pq = plane_sums_scratch(n, c, dxbias ? 3 : dgamma || dbeta ? 2 : 0, stream);
+  launch_grid(gnrp_backward_kernel, n * groups, kThreads, 0, stream, gp, x, xbias, mean, rstd, gamma, beta,
+              static_cast<int>(c), static_cast<int>(h), static_cast<int>(w), static_cast<int>(groups), dx, pq, n * c,
+              dxbias != nullptr);
+  if (pq) launch_grid(gn_dparams_kernel, c, kThreads, 0, stream, pq, n, c, dgamma, dbeta, dxbias);
 }
 
 }  // namespace yoco::kernels::cuda

@@ -1,7 +1,11 @@
 // Emulated kernels/norm.cu vs the CPU oracle: group norm forward/backward (P/Q plane sums, per-channel second
-// stage) and the fused group_norm_relu_pool forward/backward, over shapes that reach every loop and null operand.
+// stage) and the fused group_norm_relu_pool forward/backward (with and without the input bias), over shapes that
+// reach every loop and null operand.
 #include <doctest/doctest.h>
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 #include "kernels/cuda_check.cuh"
 #include "kernels/norm.h"
@@ -82,8 +86,23 @@ void check_group_norm(const GnCase& t, uint32_t seed) {
 
 struct GnrpCase {
   int64_t n, c, h, w, groups;
-  bool affine;
+  bool affine, bias;
 };
+
+// Largest difference of the input-bias gradients (plane sums of dx) over their rounding scale, the largest
+// Σ|dx| of a channel: under instance norm those sums are zero up to rounding, so their own size is no scale.
+double bias_grad_err(const std::vector<float>& a, const std::vector<float>& b, const std::vector<float>& dx,
+                     int64_t c, int64_t plane) {
+  std::vector<double> abs_sum(static_cast<size_t>(c), 0.0);
+  for (size_t i = 0; i < dx.size(); ++i) abs_sum[(i / static_cast<size_t>(plane)) % static_cast<size_t>(c)] += std::fabs(dx[i]);
+  double diff = 0.0, scale = 0.0;
+  for (size_t k = 0; k < a.size(); ++k) {
+    if (std::isnan(a[k])) return std::numeric_limits<double>::infinity();
+    diff = std::max(diff, std::fabs(static_cast<double>(a[k]) - b[k]));
+    scale = std::max(scale, abs_sum[k]);
+  }
+  return diff / scale;
+}
 
 void check_gnrp(const GnrpCase& t, uint32_t seed) {
   CAPTURE(t.n);
@@ -92,39 +111,50 @@ void check_gnrp(const GnrpCase& t, uint32_t seed) {
   CAPTURE(t.w);
   CAPTURE(t.groups);
   CAPTURE(t.affine);
+  CAPTURE(t.bias);
   const size_t total = static_cast<size_t>(t.n * t.c * t.h * t.w), ng = static_cast<size_t>(t.n * t.groups);
-  const size_t pooled = total / 4;
+  const size_t pooled = total / 4, nc = static_cast<size_t>(t.c);
   const std::vector<float> x = uniform(total, seed, -2.f, 2.f), gp = uniform(pooled, seed + 1);
-  const std::vector<float> gamma = uniform(static_cast<size_t>(t.c), seed + 2, 0.5f, 1.5f);
-  const std::vector<float> beta = uniform(static_cast<size_t>(t.c), seed + 3, -0.5f, 0.5f);
+  const std::vector<float> gamma = uniform(nc, seed + 2, 0.5f, 1.5f);
+  const std::vector<float> beta = uniform(nc, seed + 3, -0.5f, 0.5f);
+  const std::vector<float> bias = uniform(nc, seed + 4, -2.f, 2.f);
   const float* ga = t.affine ? gamma.data() : nullptr;
   const float* be = t.affine ? beta.data() : nullptr;
+  const float* xb = t.bias ? bias.data() : nullptr;
   emu::Stream st;
 
   std::vector<float> y_ref(pooled), mean_ref(ng), rstd_ref(ng);
-  cpu::group_norm_relu_pool_forward(x.data(), ga, be, y_ref.data(), mean_ref.data(), rstd_ref.data(), t.n, t.c, t.h,
-                                    t.w, t.groups, 1e-5f);
+  cpu::group_norm_relu_pool_forward(x.data(), xb, ga, be, y_ref.data(), mean_ref.data(), rstd_ref.data(), t.n, t.c,
+                                    t.h, t.w, t.groups, 1e-5f);
   std::vector<float> y = nans(pooled), mean = nans(ng), rstd = nans(ng);
-  cuda::group_norm_relu_pool_forward(x.data(), ga, be, y.data(), mean.data(), rstd.data(), t.n, t.c, t.h, t.w,
+  cuda::group_norm_relu_pool_forward(x.data(), xb, ga, be, y.data(), mean.data(), rstd.data(), t.n, t.c, t.h, t.w,
                                      t.groups, 1e-5f, st.get());
   CHECK(scaled_err(mean, mean_ref) <= kFwdTol);
   CHECK(scaled_err(rstd, rstd_ref) <= kFwdTol);
   CHECK(scaled_err(y, y_ref) <= kFwdTol);
 
-  std::vector<float> dx_ref(total), dg_ref(static_cast<size_t>(t.c)), db_ref(static_cast<size_t>(t.c));
-  cpu::group_norm_relu_pool_backward(gp.data(), x.data(), mean_ref.data(), rstd_ref.data(), ga, be, t.n, t.c, t.h,
-                                     t.w, t.groups, dx_ref.data(), dg_ref.data(), db_ref.data());
-  std::vector<float> dx = nans(total), dg = nans(static_cast<size_t>(t.c)), db = nans(static_cast<size_t>(t.c));
-  cuda::group_norm_relu_pool_backward(gp.data(), x.data(), mean_ref.data(), rstd_ref.data(), ga, be, t.n, t.c, t.h,
-                                      t.w, t.groups, dx.data(), dg.data(), db.data(), st.get());
+  std::vector<float> dx_ref(total), dg_ref(nc), db_ref(nc), dxb_ref(nc);
+  cpu::group_norm_relu_pool_backward(gp.data(), x.data(), xb, mean_ref.data(), rstd_ref.data(), ga, be, t.n, t.c,
+                                     t.h, t.w, t.groups, dx_ref.data(), dg_ref.data(), db_ref.data(), dxb_ref.data());
+  std::vector<float> dx = nans(total), dg = nans(nc), db = nans(nc), dxb = nans(nc);
+  cuda::group_norm_relu_pool_backward(gp.data(), x.data(), xb, mean_ref.data(), rstd_ref.data(), ga, be, t.n, t.c,
+                                      t.h, t.w, t.groups, dx.data(), dg.data(), db.data(), dxb.data(), st.get());
   CHECK(scaled_err(dx, dx_ref) <= kBwdTol);
   CHECK(scaled_err(dg, dg_ref) <= kBwdTol);
   CHECK(scaled_err(db, db_ref) <= kBwdTol);
+  // A sum of h·w values of dx, each within kBwdTol of their scale.
+  CHECK(bias_grad_err(dxb, dxb_ref, dx_ref, t.c, t.h * t.w) <= kBwdTol);
 
+  // dx alone: no plane-sum scratch, the same dx.
   std::vector<float> dx2 = nans(total);
-  cuda::group_norm_relu_pool_backward(gp.data(), x.data(), mean_ref.data(), rstd_ref.data(), ga, be, t.n, t.c, t.h,
-                                      t.w, t.groups, dx2.data(), nullptr, nullptr, st.get());
+  cuda::group_norm_relu_pool_backward(gp.data(), x.data(), xb, mean_ref.data(), rstd_ref.data(), ga, be, t.n, t.c,
+                                      t.h, t.w, t.groups, dx2.data(), nullptr, nullptr, nullptr, st.get());
   CHECK(yoco::emu_test::bitwise_equal(dx2, dx));
+  // The bias gradient alone: the same values as beside dgamma/dbeta.
+  std::vector<float> dxb2 = nans(nc);
+  cuda::group_norm_relu_pool_backward(gp.data(), x.data(), xb, mean_ref.data(), rstd_ref.data(), ga, be, t.n, t.c,
+                                      t.h, t.w, t.groups, dx2.data(), nullptr, nullptr, dxb2.data(), st.get());
+  CHECK(yoco::emu_test::bitwise_equal(dxb2, dxb));
 }
 
 }  // namespace
@@ -143,10 +173,12 @@ TEST_CASE("emulated group_norm forward/backward matches the CPU") {
 
 TEST_CASE("emulated group_norm_relu_pool forward/backward matches the CPU") {
   const std::vector<GnrpCase> cases = {
-      {2, 4, 8, 8, 4, true},     // instance norm
-      {2, 4, 6, 10, 2, true},    // two channels per group, non-square
-      {3, 2, 34, 18, 1, false},  // group larger than the block, no affine
-      {2, 2, 2, 2, 2, true},     // one pooled output per plane
+      {2, 4, 8, 8, 4, true, false},    // instance norm
+      {2, 4, 8, 8, 4, true, true},     // instance norm after a biased convolution (the ConvNet's)
+      {2, 4, 6, 10, 2, true, true},    // two channels per group, non-square: per-element bias channel
+      {2, 4, 6, 10, 2, true, false},
+      {3, 2, 34, 18, 1, false, true},  // group larger than the block, no affine
+      {2, 2, 2, 2, 2, true, false},    // one pooled output per plane
   };
   for (size_t i = 0; i < cases.size(); ++i) check_gnrp(cases[i], 2000 + 10 * static_cast<uint32_t>(i));
 }
