@@ -106,6 +106,8 @@ void destroy_state(CudaState* s) {
   kernels::cuda::CudaHandles& h = s->h;
   // Teardown runs from destructors: report nothing, release what exists.
   if (h.stream) (void)cudaStreamSynchronize(h.stream);
+  // The cached convolution plans (cuDNN descriptors and execution plans built on h.dnn) go before their handle.
+  h.conv_plans.reset();
 #ifdef YOCO_WITH_CUDNN
   if (h.dnn) (void)cudnnDestroy(static_cast<cudnnHandle_t>(h.dnn));
 #endif

@@ -213,13 +213,17 @@ ConfigInfo inspect(cudnnBackendDescriptor_t config) {
 struct Tally {
   std::string heuristics;  // per mode: "A 9 configs" or "A refused: <status>"
   int duplicate = 0, nondeterministic = 0, reduced_precision = 0, runtime_compiled = 0, unfinalized = 0,
-      over_workspace = 0;
+      over_workspace = 0, unreadable = 0;
+  std::string first_unreadable;  // the first query failure's message
   std::string str(size_t kept) const {
-    return "heuristics " + heuristics + "; kept " + std::to_string(kept) + ", skipped " +
-           std::to_string(duplicate) + " duplicate, " + std::to_string(nondeterministic) + " nondeterministic, " +
-           std::to_string(reduced_precision) + " tensor-core/reduced-precision, " + std::to_string(runtime_compiled) +
-           " runtime-compiled, " + std::to_string(unfinalized) + " not finalizable, " +
-           std::to_string(over_workspace) + " over the workspace cap";
+    std::string s = "heuristics " + heuristics + "; kept " + std::to_string(kept) + ", skipped " +
+                    std::to_string(duplicate) + " duplicate, " + std::to_string(nondeterministic) +
+                    " nondeterministic, " + std::to_string(reduced_precision) + " tensor-core/reduced-precision, " +
+                    std::to_string(runtime_compiled) + " runtime-compiled, " + std::to_string(unfinalized) +
+                    " not finalizable, " + std::to_string(over_workspace) + " over the workspace cap";
+    if (unreadable > 0)
+      s += ", " + std::to_string(unreadable) + " unreadable (first: " + first_unreadable + ")";
+    return s;
   }
 };
 
@@ -353,11 +357,16 @@ void GraphConvPlan::run(cudnnHandle_t h, const float* a, const float* b, float* 
     set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, 3, uids.data());
     set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, 3, ptrs.data());
     set_attr(pack.get(), CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace);
-    CUDNN_CHECK(cudnnBackendFinalize(pack.get()));
+    const cudnnStatus_t st = cudnnBackendFinalize(pack.get());
+    YOCO_CHECK(st == CUDNN_STATUS_SUCCESS, "variant pack for graph convolution plan ", name_, " refused: ",
+               status_text(st));
     pack_ = std::move(pack);
     pack_ptrs_ = bound;
   }
-  CUDNN_CHECK(cudnnBackendExecute(h, plan_.get(), pack_.get()));
+  // cuDNN's own explanation with the status: this is where a plan that finalized can still fail.
+  const cudnnStatus_t st = cudnnBackendExecute(h, plan_.get(), pack_.get());
+  YOCO_CHECK(st == CUDNN_STATUS_SUCCESS, "graph convolution plan ", name_, " (", direction_name(problem_->dir),
+             ") failed to execute: ", status_text(st));
 }
 
 // ---- graph_conv_plans ----
@@ -392,41 +401,52 @@ std::vector<std::unique_ptr<GraphConvPlan>> graph_conv_plans(cudnnHandle_t h, co
     if (static_cast<int>(plans.size()) >= max_plans) break;
     for (BackendDescriptor& config : heuristic_configs(*problem, mode, mode_name, tally)) {
       if (static_cast<int>(plans.size()) >= max_plans) break;
-      ConfigInfo info = inspect(config.get());
-      if (!seen.insert(info.key()).second) {
-        ++tally.duplicate;
-        continue;
+      // One configuration whose notes, knobs or workspace cannot be read is skipped (and counted), so one odd
+      // engine does not cost the shape every other plan.
+      try {
+        ConfigInfo info = inspect(config.get());
+        if (!seen.insert(info.key()).second) {
+          ++tally.duplicate;
+          continue;
+        }
+        // Notes decide before any plan is built: building a runtime-compiled plan compiles it (seconds).
+        if (info.has(CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC)) {
+          ++tally.nondeterministic;
+          continue;
+        }
+        // Down-converting inputs or reducing in lower precision is never FP32 or TF32 arithmetic (PyTorch also
+        // always drops down-converting engines); tensor cores on FP32 data mean TF32, allowed only with tf32.
+        if (info.has(CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS) ||
+            info.has(CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION) ||
+            (!tf32 && info.has(CUDNN_NUMERICAL_NOTE_TENSOR_CORE))) {
+          ++tally.reduced_precision;
+          continue;
+        }
+        if (info.has(CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION)) {
+          ++tally.runtime_compiled;
+          continue;
+        }
+        BackendDescriptor plan(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
+        set_handle(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_HANDLE, h);
+        set_attr(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+                 config.addr());
+        if (cudnnBackendFinalize(plan.get()) != CUDNN_STATUS_SUCCESS) {  // this engine cannot run this problem
+          (void)last_error();  // an expected refusal: clear its message so it is not appended to a later error
+          ++tally.unfinalized;
+          continue;
+        }
+        int64_t ws = 0;
+        get_attr(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &ws);
+        if (ws < 0 || static_cast<uint64_t>(ws) > max_ws) {
+          ++tally.over_workspace;
+          continue;
+        }
+        plans.push_back(std::make_unique<GraphConvPlan>(problem, std::move(config), std::move(info.engine),
+                                                        std::move(plan), info.id, info.name(),
+                                                        static_cast<size_t>(ws)));
+      } catch (const std::exception& e) {
+        if (tally.unreadable++ == 0) tally.first_unreadable = e.what();
       }
-      // Notes decide before any plan is built: building a runtime-compiled plan compiles it (seconds).
-      if (info.has(CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC)) {
-        ++tally.nondeterministic;
-        continue;
-      }
-      if (!tf32 && (info.has(CUDNN_NUMERICAL_NOTE_TENSOR_CORE) || info.has(CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS) ||
-                    info.has(CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION))) {
-        ++tally.reduced_precision;
-        continue;
-      }
-      if (info.has(CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION)) {
-        ++tally.runtime_compiled;
-        continue;
-      }
-      BackendDescriptor plan(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
-      set_handle(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_HANDLE, h);
-      set_attr(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, config.addr());
-      if (cudnnBackendFinalize(plan.get()) != CUDNN_STATUS_SUCCESS) {  // this engine cannot run this problem
-        ++tally.unfinalized;
-        continue;
-      }
-      int64_t ws = 0;
-      get_attr(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &ws);
-      if (ws < 0 || static_cast<uint64_t>(ws) > max_ws) {
-        ++tally.over_workspace;
-        continue;
-      }
-      plans.push_back(std::make_unique<GraphConvPlan>(problem, std::move(config), std::move(info.engine),
-                                                      std::move(plan), info.id, info.name(),
-                                                      static_cast<size_t>(ws)));
     }
   }
   reason = tally.str(plans.size());

@@ -78,9 +78,10 @@ class GraphConvPlan {
 };
 
 // Eligible plans in cuDNN's order: heuristics mode A first, then the fallback list's configurations not already
-// listed (same engine and knob choices), keeping only deterministic engines without runtime compilation and,
-// unless tf32, without tensor-core, down-converting or reduced-precision-reduction numerics, whose plan finalizes
-// and needs at most max_ws bytes of workspace; at most max_plans. Tensors are contiguous NCHW float with the
+// listed (same engine and knob choices), keeping only deterministic engines without runtime compilation,
+// down-converting inputs or reduced-precision reduction, and without tensor cores unless tf32 (TF32 is the only
+// tensor-core arithmetic on FP32 data), whose plan finalizes and needs at most max_ws bytes of workspace; at most
+// max_plans. A configuration whose attributes cannot be read is skipped and counted in *why. Tensors are contiguous NCHW float with the
 // given byte alignment (16 when every pointer passed to run() is 16-byte aligned, else 4). Empty when the graph
 // API refuses the problem or leaves nothing eligible, never an exception for that; throws only for misuse (a
 // failing descriptor creation or attribute write). *why (if non-null) always receives a one-line account: the

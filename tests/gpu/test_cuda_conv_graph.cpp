@@ -181,7 +181,12 @@ TEST_CASE("FP32-only graph-API plan lists hold no tensor-core engine") {
     }
     const auto tf32 = kernels::cuda::graph_conv_plans(handle(), c.cs, dir, true, 16, kMaxWs, 64, &why);
     MESSAGE(c.what, " ", kernels::cuda::direction_name(dir), " with TF32: ", why, listing(tf32));
-    for (const auto& plan : tf32) tf32_has_tensor_core |= contains(plan->name(), "tensor_core");
+    for (const auto& plan : tf32) {
+      tf32_has_tensor_core |= contains(plan->name(), "tensor_core");
+      // TF32 allows tensor cores, never inputs converted below TF32 or reductions in lower precision.
+      CHECK_FALSE(contains(plan->name(), "down_convert"));
+      CHECK_FALSE(contains(plan->name(), "reduced_precision"));
+    }
   }
   // Proves the notes reach the names (else the checks above could not fail): on Ampere and later cuDNN has
   // TF32 tensor-core engines for FP32 convolutions, and allowing TF32 lists them.
