@@ -18,7 +18,7 @@ namespace yoco::kernels {
 // strided reduction (on the GPU: one block per channel had left most of the device idle).
 //
 // The fused tail's input bias xbias [C] (may be null) is the preceding convolution's bias: the tail normalises
-// x + xbias[c], rounded as the convolution would have added it, so the convolution skips its bias pass. Its
+// x + xbias[c] (one float add after the convolution's sum), so the convolution skips its bias pass. Its
 // gradient dxbias[c] = Σ_n R[n, c], R = Σ dx over each plane, summed while dx is written: the bias gradient then
 // costs no pass over the big gradient tensor (a third set of [N, C] partials and the same second stage).
 

@@ -59,8 +59,9 @@ Tensor ConvNet::features(const Tensor& x) {
     if (cfg_.norm == NormKind::Instance) {
       const Tensor& g = params_[i++].second;
       const Tensor& be = params_[i++].second;
-      // One fused op for bias → norm → relu → pool: the same values as the four ops (the bias is added in the
-      // same float rounding), and neither the bias add nor its gradient's reduction makes a pass of its own.
+      // One fused op for bias → norm → relu → pool: the values of the four ops (up to where the bias add rounds:
+      // after the convolution's sum, as a biased convolution adds it), and neither the bias add nor its
+      // gradient's reduction makes a pass of its own.
       h = group_norm_relu_pool(conv2d(h, w, Tensor(), args), cfg_.width, g, be, 1e-5f, bias);
       continue;
     }
