@@ -105,15 +105,23 @@ float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg,
   const data::Dsa siamese(cfg.dsa_match, /*batch=*/true);
   const Device dev = cfg.device;
   const std::vector<Tensor> weights = net.conv_weights();
-  double loss_sum = 0;
+  // Each class's matching loss stays on the device in its slot (no host wait per class, so the host keeps
+  // queueing the next class's work); the host sums the slots in double, in class order, once per inner step.
+  Tensor class_loss = empty({train.num_classes}, DType::F32, dev);
+  auto mean_loss = [&](int64_t classes) {
+    const std::vector<float> v = class_loss.to_vector();
+    double sum = 0;
+    for (int64_t k = 0; k < classes; ++k) sum += v[static_cast<size_t>(k)];
+    return static_cast<float>(sum / static_cast<double>(std::max<int64_t>(classes, 1)));
+  };
   for (int64_t c = 0; c < train.num_classes; ++c) {
-    if (cfg.stop && cfg.stop->load()) return static_cast<float>(loss_sum / std::max<int64_t>(c, 1));
+    if (cfg.stop && cfg.stop->load()) return mean_loss(c);
     NvtxRange nvtx("match_step");
     const uint64_t key = (static_cast<uint64_t>(outer) * static_cast<uint64_t>(cfg.inner) + static_cast<uint64_t>(inner)) *
                              static_cast<uint64_t>(train.num_classes) + static_cast<uint64_t>(c);
     // Real batch of class c, normalised then augmented with the shared (Siamese) draw.
     std::vector<int64_t> ridx = sample_k(by_class[c], cfg.batch_real, cfg.seed, kRealBatchStream, key);
-    Tensor xr = index_select(train.images, 0, from_int_vector(ridx, {static_cast<int64_t>(ridx.size())})).to(dev);
+    Tensor xr = gather_images(train, ridx, dev);
     Tensor xs = data::decode(st.stored[c], cfg.factor);  // differentiable to the stored images
     if (xs.size(0) > cfg.batch_syn_max) {
       std::vector<int64_t> all(static_cast<size_t>(xs.size(0)));
@@ -133,7 +141,8 @@ float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg,
     std::vector<Tensor> gs = grad({cross_entropy(net.forward(as), ys)}, weights, {}, /*create_graph=*/true);
     Tensor d = match_distance(gr, gs, cfg.metric);
     Tensor g_img = grad({d}, {st.stored[c]})[0];
-    loss_sum += d.item();
+    Tensor slot = make_view(class_loss, {1}, c);
+    copy_(slot, d.detach());
     // Image SGD (momentum 0.5, no weight decay) for class c, as IDC's per-class optimiser step.
     NoGradGuard no_grad;
     Tensor& buf = st.momentum[c];
@@ -150,7 +159,7 @@ float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg,
     std::vector<int64_t> idx(pick.begin() + s, pick.begin() + std::min<int64_t>(s + cfg.batch_net, pick.size()));
     train_batch(net, net_opt, train, idx, &dsa_net, cfg.cutmix_p, cfg.seed ^ 0x5eedull, (nkey << 8) + static_cast<uint64_t>(b));
   }
-  return static_cast<float>(loss_sum / static_cast<double>(train.num_classes));
+  return mean_loss(train.num_classes);
 }
 
 void save_checkpoint(const std::string& path, const CondenseConfig& cfg, const CondenseState& s) {
@@ -203,7 +212,8 @@ data::CondensedSet state_to_set(const data::Dataset& train, const CondenseConfig
   return out;
 }
 
-bool condense_run(const data::Dataset& train, const CondenseConfig& cfg, CondenseState& st) {
+bool condense_run(const data::Dataset& train_set, const CondenseConfig& cfg, CondenseState& st) {
+  const data::Dataset train = resident_for_training(train_set, cfg.device);
   const std::string ckpt = cfg.checkpoint_path;
   auto t0 = Clock::now();
   const int64_t start = st.next_outer;

@@ -74,13 +74,27 @@ ConvNetConfig convnet_for(const data::Dataset& d) {
   return nc;
 }
 
+data::Dataset resident_for_training(const data::Dataset& d, Device dev) {
+  if (dev != Device::CUDA || !d.images.defined() || d.images.device() == dev ||
+      d.images.numel() * static_cast<int64_t>(sizeof(float)) > static_cast<int64_t>(kResidentImageBytes))
+    return d;
+  data::Dataset r = d;
+  r.images = d.images.to(dev);
+  return r;
+}
+
+Tensor gather_images(const data::Dataset& d, const std::vector<int64_t>& idx, Device dev) {
+  const Tensor rows = from_int_vector(idx, {static_cast<int64_t>(idx.size())}, d.images.device());
+  return index_select(d.images, 0, rows).to(dev);
+}
+
 Tensor train_batch(ConvNet& net, SGD& opt, const data::Dataset& train, const std::vector<int64_t>& idx,
                    const data::Dsa* dsa, float cutmix_p, uint64_t seed, uint64_t draw_id, Tensor* logits_out,
                    Tensor* labels_out) {
   NvtxRange nvtx("train_batch");
   const Device dev = net.device();
   const int64_t b = static_cast<int64_t>(idx.size());
-  Tensor x = index_select(train.images, 0, from_int_vector(idx, {b})).to(dev);
+  Tensor x = gather_images(train, idx, dev);
   const int64_t* all = train.labels.data<int64_t>();
   std::vector<int64_t> lab(idx.size());
   for (size_t i = 0; i < idx.size(); ++i) lab[i] = all[idx[i]];
@@ -105,9 +119,10 @@ Tensor train_batch(ConvNet& net, SGD& opt, const data::Dataset& train, const std
   return loss.detach();
 }
 
-TrainResult train_model(ConvNet& net, const data::Dataset& train, const data::Dataset* test, const TrainConfig& cfg,
-                        const BatchHook& hook) {
-  YOCO_CHECK(train.size() > 0, "train_model: empty training set");
+TrainResult train_model(ConvNet& net, const data::Dataset& train_set, const data::Dataset* test,
+                        const TrainConfig& cfg, const BatchHook& hook) {
+  YOCO_CHECK(train_set.size() > 0, "train_model: empty training set");
+  const data::Dataset train = resident_for_training(train_set, net.device());
   YOCO_CHECK(cfg.epochs > 0 && cfg.batch > 0, "train_model: epochs and batch must be positive");
   const int64_t n = train.size();
   const int64_t iters_per_epoch = (n + cfg.batch - 1) / cfg.batch;  // no drop_last: each sample once per epoch

@@ -50,6 +50,16 @@ struct TrainResult {
 // ConvNet-3 (width 128, instance norm) sized for the dataset's images and classes.
 ConvNetConfig convnet_for(const data::Dataset& d);
 
+// `d` for a training run on `dev`: on CUDA, its images are copied to the device once when they take at most
+// kResidentImageBytes, so each batch is gathered there instead of uploaded from pageable host memory (such an
+// upload can hold the host until the GPU has drained, and then the next step's launches no longer overlap this
+// step's kernels). Labels stay on the host, where batches are picked. Otherwise `d` unchanged (shared storage).
+constexpr size_t kResidentImageBytes = size_t{2} << 30;
+data::Dataset resident_for_training(const data::Dataset& d, Device dev);
+
+// The rows `idx` of d's images on `dev`: gathered where the images live, then moved (a no-op when resident).
+Tensor gather_images(const data::Dataset& d, const std::vector<int64_t>& idx, Device dev);
+
 // One SGD step on the images `idx` of `train`: normalise, DSA (if given; per-sample draws keyed by
 // (seed, draw_id)), CutMix with probability cutmix_p, cross-entropy (soft when mixed), backward, step.
 // Returns the detached scalar loss on the net's device (no host sync: read it with item() only where a value is
@@ -59,7 +69,8 @@ Tensor train_batch(ConvNet& net, SGD& opt, const data::Dataset& train, const std
                   Tensor* labels_out = nullptr);
 
 // Trains `net` on `train` (images unnormalised [0,1]; normalised here with the dataset's mean/std) and
-// tests on `test` at the eval points when `test` is given.
+// tests on `test` at the eval points when `test` is given. The images are made resident on the net's device
+// for the run (resident_for_training).
 TrainResult train_model(ConvNet& net, const data::Dataset& train, const data::Dataset* test, const TrainConfig& cfg,
                         const BatchHook& hook = {});
 
