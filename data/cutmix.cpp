@@ -40,13 +40,18 @@ Tensor soft_target(const std::vector<int64_t>& y, const std::vector<int64_t>& pe
 
 CutMixResult cutmix(const Tensor& x, const Tensor& labels, int64_t num_classes, float prob, uint64_t seed,
                     uint64_t draw_id) {
+  YOCO_CHECK(labels.defined() && labels.dtype() == DType::I64 && labels.dim() == 1,
+             "cutmix: labels must be i64 [N], got ", labels.defined() ? labels.str() : "undefined");
+  return cutmix(x, labels.to_int_vector(), num_classes, prob, seed, draw_id);
+}
+
+CutMixResult cutmix(const Tensor& x, const std::vector<int64_t>& y, int64_t num_classes, float prob, uint64_t seed,
+                    uint64_t draw_id) {
   YOCO_CHECK(x.defined() && x.dim() == 4 && x.dtype() == DType::F32, "cutmix: expected f32 [N,C,H,W], got ",
              x.defined() ? x.str() : "undefined");
-  YOCO_CHECK(labels.defined() && labels.dtype() == DType::I64 && labels.dim() == 1 && labels.size(0) == x.size(0),
-             "cutmix: labels must be i64 [N] for ", x.str(), ", got ", labels.defined() ? labels.str() : "undefined");
+  YOCO_CHECK(static_cast<int64_t>(y.size()) == x.size(0), "cutmix: ", y.size(), " labels for ", x.str());
   YOCO_CHECK(num_classes > 0 && draw_id < (1ull << 32), "cutmix: bad num_classes ", num_classes, " or draw_id ", draw_id);
   const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
-  const std::vector<int64_t> y = labels.to_int_vector();
   for (int64_t v : y) YOCO_CHECK(v >= 0 && v < num_classes, "cutmix: label ", v, " outside [0, ", num_classes, ")");
   const Drawer r{seed, draw_id};
 

@@ -21,6 +21,11 @@ struct CutMixResult {
 // from the partner; lam is then replaced by the kept-area ratio. Otherwise target = one_hot(labels).
 // Randomness: Philox(seed, fixed stream per quantity, index = (draw_id << 32) + k). labels: i64 [N].
 // Differentiable w.r.t. x through the blend, though training inputs do not need it.
+// `labels` are read on the host (they pick the soft targets' columns): training loops pass the host copy they
+// built the batch from, so no step waits for the device to download them.
+CutMixResult cutmix(const Tensor& x, const std::vector<int64_t>& labels, int64_t num_classes, float prob,
+                    uint64_t seed, uint64_t draw_id);
+// The same with labels in a tensor (a host wait when they live on a device).
 CutMixResult cutmix(const Tensor& x, const Tensor& labels, int64_t num_classes, float prob, uint64_t seed,
                     uint64_t draw_id);
 

@@ -105,7 +105,7 @@ Tensor train_batch(ConvNet& net, SGD& opt, const data::Dataset& train, const std
     x = data::normalize(x, train.mean, train.std);
     if (dsa) x = (*dsa)(x, seed, draw_id);
     if (cutmix_p > 0.f) {
-      mix = data::cutmix(x, y, train.num_classes, cutmix_p, seed, draw_id);
+      mix = data::cutmix(x, lab, train.num_classes, cutmix_p, seed, draw_id);  // host labels: no download
       x = mix.images;
     }
   }
