@@ -71,21 +71,27 @@ void Context::check_device_errors() {
   if (!cuda_ || capturing_) return;
   kernels::LabelErrorRecord r;
   if (!cudart::take_label_error(cuda_, &r)) return;
-  const bool known = r.op >= 0 && r.op < static_cast<int64_t>(label_ops_.size());
-  const std::string op = known ? label_ops_[static_cast<size_t>(r.op)] : std::string("label check");
-  // The condition is false by construction; written as the CPU check's so both messages read alike.
-  YOCO_CHECK(kernels::label_in_range(r.value, r.classes), op, ": label ", r.value, " of sample ", r.sample,
+  const bool known = r.op >= 0 && r.op < static_cast<int64_t>(checked_ops_.size());
+  const CheckedOp op = known ? checked_ops_[static_cast<size_t>(r.op)] : CheckedOp{"range check", false};
+  // The conditions are false by construction; written as the CPU checks' so both messages read alike.
+  if (op.index)
+    YOCO_CHECK(kernels::label_in_range(r.value, r.classes), op.name, ": index ", r.value, " at position ", r.sample,
+               " is outside [0, ", r.classes, ")");
+  YOCO_CHECK(kernels::label_in_range(r.value, r.classes), op.name, ": label ", r.value, " of sample ", r.sample,
              " is outside [0, ", r.classes, ")");
 }
 
 kernels::LabelErrorRecord* Context::label_error_record() { return cudart::label_error_record(cuda(), capturing_); }
 
-int64_t Context::label_op_code(const char* op) {
-  for (size_t i = 0; i < label_ops_.size(); ++i)
-    if (label_ops_[i] == op) return static_cast<int64_t>(i);
-  label_ops_.emplace_back(op);
-  return static_cast<int64_t>(label_ops_.size() - 1);
+int64_t Context::checked_op_code(const char* op, bool index) {
+  for (size_t i = 0; i < checked_ops_.size(); ++i)
+    if (checked_ops_[i].name == op && checked_ops_[i].index == index) return static_cast<int64_t>(i);
+  checked_ops_.push_back({op, index});
+  return static_cast<int64_t>(checked_ops_.size() - 1);
 }
+
+int64_t Context::label_op_code(const char* op) { return checked_op_code(op, false); }
+int64_t Context::index_op_code(const char* op) { return checked_op_code(op, true); }
 
 int Context::num_threads() const {
 #ifdef _OPENMP

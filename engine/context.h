@@ -27,12 +27,16 @@ class Context {
   CudaState* cuda();                 // created on first use; throws when no GPU is present
   void* cuda_stream();               // cudaStream_t of the compute stream
   void synchronize();                // waits for the device, then check_device_errors() (no-op on CPU)
-  // Errors found by device-side checks (CUDA labels, engine/ops_softmax.cpp) are recorded on the device instead
-  // of syncing: this throws the first recorded one (the same message as the CPU check) and clears it, so it is
-  // reported once. synchronize() and device-to-host copies call it; no-op on CPU and while capturing.
+  // Errors found by device-side range checks (CUDA labels, engine/ops_softmax.cpp; CUDA gather/scatter indices,
+  // engine/ops_shape.cpp) are recorded on the device instead of syncing: this throws the first recorded one (the
+  // same message as the CPU check) and clears it, so it is reported once. synchronize() and device-to-host copies
+  // call it; no-op on CPU and while capturing.
   void check_device_errors();
-  kernels::LabelErrorRecord* label_error_record();  // the device record, for a label check about to be enqueued
-  int64_t label_op_code(const char* op);            // a small code for `op`, stored in the record, named on throw
+  kernels::LabelErrorRecord* label_error_record();  // the device record, for a range check about to be enqueued
+  // A small code for `op`, stored in the record and named on throw; the message speaks of labels of samples
+  // or of indices at positions.
+  int64_t label_op_code(const char* op);
+  int64_t index_op_code(const char* op);
   bool allow_tf32 = false;           // TF32 for cuBLAS/cuDNN: off so CUDA matches the CPU oracle
   // CPU convolutions: oneDNN (default, fastest) or im2col+GEMM (bitwise equal for any thread count);
   // YOCO_CONV=im2col selects the latter.
@@ -59,7 +63,12 @@ class Context {
   std::unique_ptr<CachingAllocator> cuda_alloc_;
   CudaState* cuda_ = nullptr;
   int cuda_probe_ = -1;  // -1 unknown, 0 none, 1 present
-  std::vector<std::string> label_ops_;  // op names by label_op_code
+  struct CheckedOp {
+    std::string name;
+    bool index;  // an index check (else a label check)
+  };
+  std::vector<CheckedOp> checked_ops_;  // by label_op_code / index_op_code
+  int64_t checked_op_code(const char* op, bool index);
 };
 
 // RAII guard that turns recording off (or on) for a scope, restoring the previous mode.

@@ -3,6 +3,7 @@
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "kernels/shape.h"
+#include "kernels/softmax_loss.h"  // the label-range check, reused for indices
 
 namespace yoco {
 
@@ -46,10 +47,23 @@ Tensor strided(const Tensor& a, const Shape& out_shape, const std::vector<int64_
 }
 
 // Validated on the host (a small copy for CUDA indices): an out-of-range index must never reach a kernel.
-void check_indices(const Tensor& index, int64_t n, const char* op, const Shape& shape) {
-  std::vector<int64_t> iv = index.to_int_vector();
-  for (int64_t v : iv)
-    YOCO_CHECK(v >= 0 && v < n, op, ": index ", v, " out of range [0, ", n, ") for shape ", shape_str(shape));
+// Indices must lie in [0, n). On CUDA the check runs on the device (the label-range kernel: first bad position
+// recorded, thrown at the next host wait with this same message), so a gather costs no download and no host wait.
+void check_indices(const Tensor& index, int64_t n, const char* op) {
+  const int64_t k = index.numel();
+  if (k == 0) return;
+  if (index.is_cuda()) {
+#ifdef YOCO_WITH_CUDA
+    Context& ctx = Context::get();
+    kernels::cuda::check_labels(index.data<int64_t>(), k, n, ctx.label_error_record(), ctx.index_op_code(op),
+                                ctx.cuda_stream());
+#endif
+    return;  // a CPU-only build cannot hold a CUDA tensor
+  }
+  const int64_t* v = index.data<int64_t>();
+  for (int64_t i = 0; i < k; ++i)
+    YOCO_CHECK(kernels::label_in_range(v[i], n), op, ": index ", v[i], " at position ", i, " is outside [0, ", n,
+               ")");
 }
 
 std::vector<int64_t> contiguous_strides(const Shape& s) {
@@ -158,7 +172,7 @@ Tensor index_select(const Tensor& a, int64_t dim_in, const Tensor& index) {
   detail::check_same_device(a, index, "index_select");
   int64_t dim = norm_dim(dim_in, a.dim(), "index_select", a);
   int64_t k = index.numel(), n = a.shape()[dim];
-  check_indices(index, n, "index_select", a.shape());
+  check_indices(index, n, "index_select");
   Shape os = a.shape();
   os[dim] = k;
   Tensor out = empty(os, DType::F32, a.device());
@@ -179,7 +193,7 @@ Tensor index_add(const Shape& shape, int64_t dim, const Tensor& index, const Ten
   YOCO_CHECK(dim >= 0 && dim < static_cast<int64_t>(shape.size()), "index_add: dim ", dim, " for ", shape_str(shape));
   expect[dim] = index.numel();
   YOCO_CHECK(g.shape() == expect, "index_add: source ", g.str(), " expected ", shape_str(expect));
-  check_indices(index, shape[dim], "index_add", shape);
+  check_indices(index, shape[dim], "index_add");
   Tensor out = zeros(shape, DType::F32, g.device());
   int64_t outer, inner;
   split3(shape, dim, &outer, &inner);

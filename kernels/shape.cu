@@ -19,7 +19,10 @@ __global__ void index_select_kernel(const float* src, float* dst, int64_t n, int
   const int64_t i = global_index();
   if (i >= n) return;
   const int64_t e = i % inner, j = (i / inner) % k, o = i / (inner * k);
-  dst[i] = src[(o * src_dim + idx[j]) * inner + e];
+  const int64_t r = idx[j];
+  // Indices are range-checked on the device after this launch is queued (engine/ops_shape.cpp): a bad one
+  // must not fault, so it reads 0 here and is reported at the next host wait.
+  dst[i] = r >= 0 && r < src_dim ? src[(o * src_dim + r) * inner + e] : 0.f;
 }
 
 __global__ void index_add_kernel(const float* src, float* dst, int64_t n, int64_t dst_dim, int64_t inner,
@@ -27,7 +30,10 @@ __global__ void index_add_kernel(const float* src, float* dst, int64_t n, int64_
   const int64_t i = global_index();
   if (i >= n) return;
   const int64_t e = i % inner, o = i / inner;
-  for (int64_t j = 0; j < k; ++j) dst[(o * dst_dim + idx[j]) * inner + e] += src[(o * k + j) * inner + e];
+  for (int64_t j = 0; j < k; ++j) {
+    const int64_t r = idx[j];
+    if (r >= 0 && r < dst_dim) dst[(o * dst_dim + r) * inner + e] += src[(o * k + j) * inner + e];  // bad: skipped
+  }
 }
 
 __global__ void strided_copy_kernel(const float* src, float* dst, int64_t n, StridedPlan p) {

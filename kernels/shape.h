@@ -27,6 +27,8 @@ void index_add(const float* src, float* dst, int64_t outer, int64_t dst_dim, int
                int64_t k);
 void strided_copy(const float* src, float* dst, int64_t n, const StridedPlan& plan);
 }  // namespace cpu
+// CUDA: the engine checks indices on the device without waiting, so these kernels take any index: one outside
+// [0, dim) reads 0 (index_select) or adds nothing (index_add) instead of touching memory outside the tensor.
 namespace cuda {
 void copy_blocks(const float* src, float* dst, int64_t outer, int64_t len, int64_t src_stride, int64_t src_off,
                  int64_t dst_stride, int64_t dst_off, void* stream);

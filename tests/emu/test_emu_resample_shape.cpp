@@ -84,6 +84,30 @@ TEST_CASE("emulated shape kernels equal the CPU bitwise") {
   cuda::index_add(sel_want.data(), add_got.data(), outer, dim, inner, idx.data(), k, st.get());
   CHECK(bitwise_equal(add_got, add_want));
 
+  // Indices outside [0, dim) (reported later by the engine's device-side check) must not touch memory outside
+  // the tensor (ASan would see it in the sanitised build): the gather reads 0 there, the scatter skips them.
+  const std::vector<int64_t> bad = {2, -1, 9, 4};
+  std::vector<float> bsel = nans(static_cast<size_t>(outer * 4 * inner));
+  cuda::index_select(src.data(), bsel.data(), outer, dim, inner, bad.data(), 4, st.get());
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t e = 0; e < inner; ++e) {
+      CHECK(bsel[static_cast<size_t>((o * 4 + 0) * inner + e)] == src[static_cast<size_t>((o * dim + 2) * inner + e)]);
+      CHECK(bsel[static_cast<size_t>((o * 4 + 1) * inner + e)] == 0.f);
+      CHECK(bsel[static_cast<size_t>((o * 4 + 2) * inner + e)] == 0.f);
+      CHECK(bsel[static_cast<size_t>((o * 4 + 3) * inner + e)] == src[static_cast<size_t>((o * dim + 4) * inner + e)]);
+    }
+  const std::vector<int64_t> good = {2, 4};
+  std::vector<float> badd = uniform(static_cast<size_t>(outer * dim * inner), 9402), gadd = badd;
+  std::vector<float> part(static_cast<size_t>(outer * 2 * inner));  // bsel's good rows, in order
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t e = 0; e < inner; ++e) {
+      part[static_cast<size_t>((o * 2 + 0) * inner + e)] = bsel[static_cast<size_t>((o * 4 + 0) * inner + e)];
+      part[static_cast<size_t>((o * 2 + 1) * inner + e)] = bsel[static_cast<size_t>((o * 4 + 3) * inner + e)];
+    }
+  cuda::index_add(bsel.data(), badd.data(), outer, dim, inner, bad.data(), 4, st.get());
+  cpu::index_add(part.data(), gadd.data(), outer, dim, inner, good.data(), 2);
+  CHECK(bitwise_equal(badd, gadd));
+
   // strided_copy: a transpose with a flipped axis (negative stride) of a [6, 5, 7] block.
   StridedPlan p;
   p.ndim = 3;

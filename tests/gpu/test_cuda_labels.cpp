@@ -1,6 +1,6 @@
 // CUDA labels stay on the device: one_hot equals the CPU mask, and a bad label is reported at the next host wait
 // (item, to_vector, synchronize, any download) with the CPU's message, exactly once, first op and first sample
-// first. Skipped (exit 77) on machines without a CUDA device.
+// first. Gather/scatter indices are checked the same way. Skipped (exit 77) on machines without a CUDA device.
 #include <doctest/doctest.h>
 #include <cmath>
 #include <cstdint>
@@ -154,4 +154,36 @@ TEST_CASE("a bad CUDA label throws the CPU message at the next host wait, once")
   CHECK(sync_error() == "<no error>");
   CHECK(error_of([&] { (void)cross_entropy(dx, from_int_vector({0, 1, 2, 3, 4, 5, 6, 7}, {8}, kCuda)).item(); }) ==
         "<no error>");
+}
+
+TEST_CASE("a bad CUDA gather index throws the CPU message at the next host wait; the gather reads 0 there") {
+  if (!cuda_ready()) return;
+  Tensor a = random_tensor({5, 3}, 720041);
+  const std::vector<int64_t> iv = {1, 4, 7, 0};
+  const std::string cpu = what_of(error_of([&] { (void)index_select(a, 0, from_int_vector(iv, {4})); }));
+  REQUIRE(cpu == "index_select: index 7 at position 2 is outside [0, 5)");
+  Tensor out;
+  CHECK(error_of([&] { out = index_select(a.to(kCuda), 0, from_int_vector(iv, {4}, kCuda)); }) == "<no error>");
+  CHECK(what_of(sync_error()) == cpu);
+  CHECK(sync_error() == "<no error>");  // reported once
+  const std::vector<float> got = out.to_vector(), src = a.to_vector();
+  for (int e = 0; e < 3; ++e) {
+    CHECK(got[0 * 3 + e] == src[1 * 3 + e]);
+    CHECK(got[1 * 3 + e] == src[4 * 3 + e]);
+    CHECK(got[2 * 3 + e] == 0.f);
+    CHECK(got[3 * 3 + e] == src[0 * 3 + e]);
+  }
+  // The scatter (index_select's backward) skips the bad position and reports it too.
+  Tensor g;
+  CHECK(error_of([&] { g = index_add({5, 3}, 0, from_int_vector(iv, {4}, kCuda), full({4, 3}, 1.f, kCuda)); }) ==
+        "<no error>");
+  CHECK(what_of(sync_error()) == "index_add: index 7 at position 2 is outside [0, 5)");
+  const std::vector<float> gv = g.to_vector();
+  CHECK(gv[1 * 3] == 1.f);
+  CHECK(gv[2 * 3] == 0.f);
+  // Good indices: no error, and the same rows as the CPU.
+  const std::vector<int64_t> ok = {4, 0, 4, 2};
+  CHECK(index_select(a.to(kCuda), 0, from_int_vector(ok, {4}, kCuda)).to_vector() ==
+        index_select(a, 0, from_int_vector(ok, {4})).to_vector());
+  CHECK(sync_error() == "<no error>");
 }

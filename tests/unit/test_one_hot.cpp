@@ -1,5 +1,5 @@
-// one_hot and label validation on the CPU: mask values (shared kernel), the exact error text naming the first bad
-// sample, and cross_entropy with hard labels equal to its definition bit for bit.
+// one_hot and label (and gather index) validation on the CPU: mask values (shared kernel), the exact error text
+// naming the first bad sample or position, and cross_entropy with hard labels equal to its definition bit for bit.
 #include <doctest/doctest.h>
 #include <cmath>
 #include <limits>
@@ -60,6 +60,17 @@ TEST_CASE("label validation: the first bad sample, named by the op") {
   CHECK(contains(error_of([&] { one_hot(from_int_vector({0}, {1}), 0); }), "num_classes must be positive"));
   CHECK(contains(error_of([&] { one_hot(zeros({2, 2}), 3); }), "labels must be i64 [N]"));
   CHECK(error_of([&] { cross_entropy(x, from_int_vector({0, 9, 3, 3}, {4})); }) == "<no error>");
+}
+
+TEST_CASE("index validation: the first bad position, named by the op (the text the CUDA check reports too)") {
+  Tensor a = zeros({5, 3});
+  CHECK(contains(error_of([&] { index_select(a, 0, from_int_vector({1, 4, 7, -2}, {4})); }),
+                 "index_select: index 7 at position 2 is outside [0, 5)"));
+  CHECK(contains(error_of([&] { index_select(a, 1, from_int_vector({0, -1}, {2})); }),
+                 "index_select: index -1 at position 1 is outside [0, 3)"));
+  CHECK(contains(error_of([&] { index_add({5, 3}, 0, from_int_vector({0, 5}, {2}), zeros({2, 3})); }),
+                 "index_add: index 5 at position 1 is outside [0, 5)"));
+  CHECK(error_of([&] { index_select(a, 0, from_int_vector({4, 0, 4}, {3})); }) == "<no error>");
 }
 
 TEST_CASE("cross_entropy with hard labels is -mean log_softmax at the labels, bit for bit") {
