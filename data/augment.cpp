@@ -76,18 +76,20 @@ Tensor affine_op(const Tensor& x, const std::vector<float>& theta) {
   return grid_sample(x, affine_grid(th, x.size(2), x.size(3)));
 }
 
+// The boxes as a [N,4] (h0, h1, w0, w1) tensor on x's device and the engine's cutout: x * 0 inside, x * 1
+// elsewhere, bit for bit the former [N,1,H,W] mask multiply (finite values inside become +-0 by their sign; inf
+// and NaN inside become NaN, as they did).
 Tensor cutout_op(const Tensor& x, const DsaDraw& d, float ratio) {
   const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
   const int64_t ch = static_cast<int64_t>(h * ratio + 0.5f), cw = static_cast<int64_t>(w * ratio + 0.5f);
-  std::vector<float> mask(n * h * w, 1.f);
+  std::vector<int64_t> boxes(static_cast<size_t>(n) * 4);
   for (int64_t s = 0; s < n; ++s) {
     // IDC clamps the box indices into the image, which zeroes exactly the box's intersection with it.
-    const int64_t h0 = std::max<int64_t>(d.cutout_h[s] - ch / 2, 0), h1 = std::min(d.cutout_h[s] - ch / 2 + ch, h);
-    const int64_t w0 = std::max<int64_t>(d.cutout_w[s] - cw / 2, 0), w1 = std::min(d.cutout_w[s] - cw / 2 + cw, w);
-    for (int64_t i = h0; i < h1; ++i)
-      for (int64_t j = w0; j < w1; ++j) mask[(s * h + i) * w + j] = 0.f;
+    int64_t* b = &boxes[s * 4];
+    b[0] = std::max<int64_t>(d.cutout_h[s] - ch / 2, 0), b[1] = std::min(d.cutout_h[s] - ch / 2 + ch, h);
+    b[2] = std::max<int64_t>(d.cutout_w[s] - cw / 2, 0), b[3] = std::min(d.cutout_w[s] - cw / 2 + cw, w);
   }
-  return mul(x, from_vector(mask, {n, 1, h, w}, x.device()));
+  return yoco::cutout(x, from_int_vector(boxes, {n, 4}, x.device()));
 }
 
 }  // namespace
@@ -105,22 +107,14 @@ Tensor normalize(const Tensor& x, const std::vector<float>& mean_c, const std::v
 
 Tensor translate(const Tensor& x, const std::vector<int64_t>& shift_h, const std::vector<int64_t>& shift_w) {
   YOCO_CHECK(x.defined() && x.dim() == 4, "translate: expected [N,C,H,W], got ", x.defined() ? x.str() : "undefined");
-  const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3), total = x.numel();
+  const int64_t n = x.size(0);
   YOCO_CHECK(static_cast<int64_t>(shift_h.size()) == n && static_cast<int64_t>(shift_w.size()) == n,
              "translate: need one shift per sample for ", x.str());
-  // Gather from [x.flat, 0]: out-of-image positions read the appended zero (IDC pads 1 px and clamps).
-  std::vector<int64_t> idx(total);
-  for (int64_t s = 0; s < n; ++s)
-    for (int64_t k = 0; k < c; ++k)
-      for (int64_t i = 0; i < h; ++i)
-        for (int64_t j = 0; j < w; ++j) {
-          const int64_t si = i + shift_h[s], sj = j + shift_w[s];
-          const bool inside = si >= 0 && si < h && sj >= 0 && sj < w;
-          idx[((s * c + k) * h + i) * w + j] = inside ? ((s * c + k) * h + si) * w + sj : total;
-        }
-  Tensor flat = concat({reshape(x, {total}), zeros({1}, DType::F32, x.device())}, 0);
-  Tensor out = index_select(flat, 0, from_int_vector(idx, {total}, x.device()));
-  return reshape(out, x.shape());
+  // Only the [N,2] shifts travel to x's device; the engine op reads each pixel or writes +0 (IDC pads 1 px and
+  // clamps, which is the same zero fill), a pure copy: values, inf and NaN included, are those of x.
+  std::vector<int64_t> shifts(static_cast<size_t>(n) * 2);
+  for (int64_t s = 0; s < n; ++s) shifts[s * 2] = shift_h[s], shifts[s * 2 + 1] = shift_w[s];
+  return yoco::translate(x, from_int_vector(shifts, {n, 2}, x.device()));
 }
 
 Dsa::Dsa(std::string strategy, bool batch, DsaParams params) : batch_(batch), p_(params) {

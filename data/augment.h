@@ -66,7 +66,7 @@ class Dsa {
 };
 
 // Differentiable integer translation: out[n,c,h,w] = x[n,c,h+sh[n],w+sw[n]], 0 outside the image.
-// Built from index_select on the flattened input, so its adjoint (the opposite shift) comes for free.
+// The engine op translate on the [N,2] shifts (uploaded to x's device); its adjoint is the opposite shift.
 Tensor translate(const Tensor& x, const std::vector<int64_t>& shift_h, const std::vector<int64_t>& shift_w);
 
 }  // namespace yoco::data

@@ -113,6 +113,14 @@ Tensor affine_grid(const Tensor& theta, int64_t h, int64_t w);
 Tensor grid_sample(const Tensor& x, const Tensor& grid);
 Tensor grid_sample_adjoint(const Tensor& g, const Tensor& grid, const Shape& x_shape);
 
+// ---- integer shifts and boxes (DSA crop/translate and cutout; per-sample i64 parameters on x's device) ----
+// x [N,C,H,W], shifts i64 [N,2] = (dh, dw): out[n,c,i,j] = x[n,c,i+dh,j+dw], 0 outside the image (shifts beyond
+// the image give zeros). inverse = true shifts by (-dh, -dw): the adjoint, and so the backward, of the forward.
+Tensor translate(const Tensor& x, const Tensor& shifts, bool inverse = false);
+// x [N,C,H,W], boxes i64 [N,4] = (h0, h1, w0, w1), half-open: x * 0 inside sample n's box (every channel), x * 1
+// elsewhere; its own adjoint.
+Tensor cutout(const Tensor& x, const Tensor& boxes);
+
 // ---- random (Philox streams; identical on CPU and CUDA) ----
 Tensor rand_uniform(const Shape& shape, uint64_t seed, uint64_t stream, uint64_t offset, float lo = 0.f,
                     float hi = 1.f, Device device = Device::CPU);

@@ -210,6 +210,19 @@ std::vector<OpCase> nn_cases() {
                                           {2, 2, 3}, d);
          return grid_sample(mul(x[0], x[0]), affine_grid(theta, 5, 7));
        }},
+      // Shifts inside, beyond and at the image size, and boxes partial / clipped / empty, made on the case's device.
+      {"translate", {in({3, 3, 6, 9})},
+       [](const Inputs& x, Device d) {
+         return translate(mul(x[0], x[0]), from_int_vector({2, -3, -7, 1, 6, 9}, {3, 2}, d));
+       }},
+      {"translate inverse", {in({3, 2, 40, 33})},
+       [](const Inputs& x, Device d) {
+         return translate(mul(x[0], x[0]), from_int_vector({-5, 12, 0, -34, 41, 0}, {3, 2}, d), true);
+       }},
+      {"cutout", {in({3, 3, 6, 9})},
+       [](const Inputs& x, Device d) {
+         return cutout(mul(x[0], x[0]), from_int_vector({1, 4, 2, 7, 0, 6, 5, 9, 3, 3, 0, 9}, {3, 4}, d));
+       }},
   };
 }
 

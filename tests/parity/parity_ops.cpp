@@ -1,4 +1,4 @@
-// LibTorch parity of the elementwise, reduction, shape, linear-algebra, softmax/loss and resampling ops
+// LibTorch parity of the elementwise, reduction, shape, linear-algebra, softmax/loss, resampling and shift ops
 // (forward, first- and second-order gradients on fresh random inputs).
 #include <doctest/doctest.h>
 #include <torch/torch.h>
@@ -337,4 +337,48 @@ TEST_CASE("parity: affine_grid and grid_sample (bilinear, zeros, align_corners=f
                       return torch::autograd::grad({y}, {x0}, {x[0]}, true, true)[0];
                     }});
   }
+}
+
+namespace {
+
+// Per-sample translation with zero fill in torch ops: pad by the image size on every side, then take the window
+// moved by sign * (dh, dw), clamped to the image size (beyond it the window lies wholly in the padding).
+torch::Tensor translate_ref(const torch::Tensor& x, const torch::Tensor& shifts, int64_t sign) {
+  const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
+  torch::Tensor p = F::pad(x, F::PadFuncOptions({w, w, h, h}));
+  std::vector<torch::Tensor> out;
+  for (int64_t k = 0; k < n; ++k) {
+    const int64_t dh = std::clamp<int64_t>(sign * shifts[k][0].item<int64_t>(), -h, h);
+    const int64_t dw = std::clamp<int64_t>(sign * shifts[k][1].item<int64_t>(), -w, w);
+    out.push_back(p[k].slice(1, h + dh, 2 * h + dh).slice(2, w + dw, 2 * w + dw));
+  }
+  return torch::stack(out);
+}
+
+// x times a [N,1,H,W] mask that is 0 inside each sample's half-open (h0, h1, w0, w1) box, built with comparisons.
+torch::Tensor cutout_ref(const torch::Tensor& x, const torch::Tensor& boxes) {
+  const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
+  torch::Tensor rows = torch::arange(h, torch::kLong).view({1, h, 1});
+  torch::Tensor cols = torch::arange(w, torch::kLong).view({1, 1, w});
+  auto col = [&](int64_t i) { return boxes.select(1, i).view({n, 1, 1}); };
+  torch::Tensor inside = (rows >= col(0)) & (rows < col(1)) & (cols >= col(2)) & (cols < col(3));
+  return x * torch::logical_not(inside).to(x.dtype()).unsqueeze(1);
+}
+
+}  // namespace
+
+TEST_CASE("parity: translate (zero fill, both signs) and cutout") {
+  // Shifts inside, beyond one axis, exactly the image size, zero; H != W.
+  const Shape xs{4, 2, 7, 9};
+  const Tensor shifts = from_int_vector({2, -3, -8, 4, 0, 9, -7, 0}, {4, 2});
+  for (bool inverse : {false, true}) {
+    const std::string name = std::string("translate") + (inverse ? " inverse" : "");
+    check_case(make(name, {rnd(xs, stream_of(name)), shifts},
+                    [inverse](const YV& x) { return translate(x[0], x[1], inverse); },
+                    [inverse](const TV& x) { return translate_ref(x[0], x[1], inverse ? -1 : 1); }));
+  }
+  // Partial, clipped to the corner, empty and whole-image boxes (as data/augment.cpp clamps them).
+  const Tensor boxes = from_int_vector({1, 4, 2, 6, 0, 2, 7, 9, 3, 3, 0, 9, 0, 7, 0, 9}, {4, 4});
+  check_case(make("cutout", {rnd(xs, stream_of("cutout")), boxes}, [](const YV& x) { return cutout(x[0], x[1]); },
+                  [](const TV& x) { return cutout_ref(x[0], x[1]); }));
 }
