@@ -61,8 +61,16 @@ void* Context::cuda_stream() { return cudart::state_stream(cuda()); }
 
 std::string Context::conv_plan_report() { return cuda_ ? cudart::conv_plan_report(cuda_) : std::string(); }
 
+void Context::note_upload(size_t bytes) {
+  const auto b = static_cast<int64_t>(bytes);
+  ++transfers_.uploads;
+  transfers_.upload_bytes += b;
+  if (b > transfers_.largest_upload) transfers_.largest_upload = b;
+}
+
 void Context::synchronize() {
   if (!cuda_) return;
+  note_host_wait();
   cudart::synchronize(cuda_);
   check_device_errors();
 }

@@ -15,6 +15,14 @@ namespace kernels {
 struct LabelErrorRecord;  // kernels/softmax_loss.h
 }
 
+// Host-device traffic through the context: how often the host waited for the device (synchronize() and every
+// download) and what was uploaded. A training step that keeps the GPU fed has no host waits and uploads only
+// small per-batch parameters; the tests and the benchmark read these to show it.
+struct TransferStats {
+  int64_t host_waits = 0;
+  int64_t uploads = 0, upload_bytes = 0, largest_upload = 0;
+};
+
 class Context {
  public:
   static Context& get();
@@ -48,6 +56,10 @@ class Context {
   std::string conv_plan_report();    // CUDA convolution plans chosen so far, a line per shape ("" without any)
   int num_threads() const;           // OpenMP threads used by CPU kernels
   Profiler& profiler() { return profiler_; }  // per-kernel timing, on with YOCO_PROFILE=1 (NVTX: YOCO_NVTX=1)
+  const TransferStats& transfers() const { return transfers_; }
+  void reset_transfers() { transfers_ = TransferStats{}; }
+  void note_upload(size_t bytes);  // called by the host-to-device copy
+  void note_host_wait() { ++transfers_.host_waits; }
   // True while a CUDA graph captures the compute stream (engine/cuda_graph.h): host syncs are illegal then.
   bool capturing() const { return capturing_; }
   void set_capturing(bool on) { capturing_ = on; }
@@ -58,6 +70,7 @@ class Context {
   Context();
   bool grad_enabled_ = true;
   bool capturing_ = false;
+  TransferStats transfers_;
   Profiler profiler_;
   std::unique_ptr<CachingAllocator> cpu_alloc_;
   std::unique_ptr<CachingAllocator> cuda_alloc_;

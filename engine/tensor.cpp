@@ -184,9 +184,12 @@ void copy_(Tensor& dst, const Tensor& src) {
   }
   using K = cudart::CopyKind;
   K kind = dst.is_cuda() ? (src.is_cuda() ? K::DeviceToDevice : K::HostToDevice) : K::DeviceToHost;
-  cudart::memcpy(dst.raw(), src.raw(), bytes, kind, Context::get().cuda_stream());
+  Context& ctx = Context::get();
+  if (kind == K::HostToDevice) ctx.note_upload(bytes);
+  if (kind == K::DeviceToHost) ctx.note_host_wait();
+  cudart::memcpy(dst.raw(), src.raw(), bytes, kind, ctx.cuda_stream());
   // A download waits for the device: the point where deferred device errors (bad labels) surface.
-  if (kind == K::DeviceToHost) Context::get().check_device_errors();
+  if (kind == K::DeviceToHost) ctx.check_device_errors();
 }
 
 }  // namespace yoco

@@ -1,9 +1,12 @@
 // The apps' training loops on CUDA: a training set made resident on the device gives bitwise the same batches and
-// train steps as one gathered on the host and uploaded, and its labels stay on the host. Skipped (exit 77) on
-// machines without a CUDA device.
+// train steps as one gathered on the host and uploaded, and its labels stay on the host; a train step (DSA +
+// CutMix) never makes the host wait for the device and uploads only small per-batch parameters, and a condense
+// inner step waits once. Skipped (exit 77) on machines without a CUDA device.
 #include <doctest/doctest.h>
+#include <cmath>
 #include <cstdint>
 #include <vector>
+#include "apps/common/condense.h"
 #include "apps/common/trainer.h"
 #include "data/augment.h"
 #include "engine/context.h"
@@ -64,4 +67,46 @@ TEST_CASE("train steps from a resident set equal train steps from host batches, 
     INFO("result ", i);
     CHECK(a[i] == b[i]);
   }
+}
+
+// Per-pixel uploads (the former translate index: 8 bytes per element; cutout mask: 4 per pixel and sample) are far
+// above this for a 16-image batch of 28x28; per-sample parameters, the CutMix box and soft targets stay below.
+constexpr int64_t kSmallUpload = 8 << 10;
+
+TEST_CASE("a CUDA train step with DSA and CutMix makes no host wait and uploads no per-pixel data") {
+  if (!cuda_ready()) return;
+  const data::Dataset dev = app::resident_for_training(test::two_class_dataset(48, 9400), kCuda);
+  const data::Dsa dsa("color_crop_cutout_flip_scale_rotate", /*batch=*/false);
+  ConvNet net(app::convnet_for(dev), 6, kCuda);
+  SGD opt(net.parameters(), 0.01f, 0.9f, 5e-4f);
+  const std::vector<int64_t> idx = app::shuffled_indices(dev.size(), 4, 11, 0);
+  const std::vector<int64_t> batch(idx.begin(), idx.begin() + 16);
+  (void)app::train_batch(net, opt, dev, batch, &dsa, 1.f, 4, 0);  // warm-up: plans, workspaces
+  Context::get().synchronize();
+  Context::get().reset_transfers();
+  Tensor loss;
+  for (uint64_t step = 1; step <= 6; ++step) loss = app::train_batch(net, opt, dev, batch, &dsa, 0.5f, 4, step);
+  const TransferStats t = Context::get().transfers();
+  CHECK(t.host_waits == 0);
+  CHECK(t.uploads > 0);
+  CHECK_MESSAGE(t.largest_upload <= kSmallUpload, "largest upload " << t.largest_upload << " bytes");
+  CHECK(std::isfinite(loss.item()));
+}
+
+TEST_CASE("a CUDA condense inner step waits for the device once (its loss) and uploads no per-pixel data") {
+  if (!cuda_ready()) return;
+  const data::Dataset dev = app::resident_for_training(test::two_class_dataset(24, 9500), kCuda);
+  app::CondenseConfig cfg = app::default_condense_config("fashion-mnist", 1, 2);
+  cfg.batch_real = 8, cfg.n_data = 16, cfg.batch_net = 8, cfg.niter = 1, cfg.inner = 2, cfg.progress = false;
+  cfg.device = kCuda;
+  app::CondenseState st = app::condense_init(dev, cfg);
+  ConvNet net(app::convnet_for(dev), 7, kCuda);
+  SGD opt(net.parameters(), 0.01f, 0.9f, 5e-4f);
+  (void)app::condense_inner_step(dev, cfg, st, net, opt, 0, 0);  // warm-up
+  Context::get().reset_transfers();
+  const float loss = app::condense_inner_step(dev, cfg, st, net, opt, 0, 1);
+  const TransferStats t = Context::get().transfers();
+  CHECK(t.host_waits == 1);
+  CHECK_MESSAGE(t.largest_upload <= kSmallUpload, "largest upload " << t.largest_upload << " bytes");
+  CHECK(std::isfinite(loss));
 }
