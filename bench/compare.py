@@ -175,7 +175,8 @@ def main():
         t_med, t_min = time_it(fn, a.reps, a.warmup, a.device)
         e = engine[name]
         rows.append({"case": name, "what": e["what"], "engine_ms": e["median_ms"], "torch_ms": t_med,
-                     "ratio": e["median_ms"] / t_med, "engine_peak_mib": e["peak_mib"]})
+                     "ratio": e["median_ms"] / t_med, "engine_peak_mib": e["peak_mib"],
+                     "engine_host_waits_per_step": e.get("host_waits_per_step", 0.0)})
         g = engine.get(name + "+graph")
         if g is not None and "error" in g:
             print("%s+graph: capture failed: %s" % (name, g["error"]))
@@ -192,6 +193,9 @@ def main():
           ", TF32 %s on both sides, conv algorithm search %s on both sides, PyTorch deterministic %s"
           % (a.tf32, a.conv_search, a.torch_deterministic)
           if a.device == "cuda" else ""))
+    if a.device == "cuda":  # a host wait inside a step keeps the host from queueing the next kernels early
+        print("engine host waits per step: " + ", ".join(
+            "%s %.1f" % (r["case"], r["engine_host_waits_per_step"]) for r in rows if "engine_host_waits_per_step" in r))
     for r in rows:
         if r["case"] in ("score28", "score28+graph"):
             print("scoring throughput%s: engine %.0f img/s, PyTorch %.0f img/s" % (

@@ -129,23 +129,32 @@ std::function<void()> inner_step(const Case& c, Device dev) {
 struct Timing {
   std::vector<double> ms;
   double peak_mib = 0;
+  double host_waits = 0, uploads = 0, upload_bytes = 0;  // per run, inside the run (Context::transfers)
 };
 
 // Runs `run` reps times, each followed by a device sync, timing each run and the peak memory above the
-// memory live before the first.
+// memory live before the first, and counting the host waits and uploads inside each run.
 Timing time_runs(const std::function<void()>& run, int64_t reps, Device dev) {
   CachingAllocator& alloc = Context::get().allocator(dev);
   alloc.reset_peak();
   const size_t base = alloc.stats().live_bytes;
   Timing t;
+  int64_t waits = 0, uploads = 0, upload_bytes = 0;
   for (int64_t i = 0; i < reps; ++i) {
     Context::get().synchronize();
+    Context::get().reset_transfers();
     auto t0 = std::chrono::steady_clock::now();
     run();
+    const TransferStats in_step = Context::get().transfers();  // the step's own, before the timing's wait
     Context::get().synchronize();
     t.ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    waits += in_step.host_waits, uploads += in_step.uploads, upload_bytes += in_step.upload_bytes;
   }
   t.peak_mib = static_cast<double>(alloc.stats().peak_bytes - base) / (1 << 20);
+  const double r = static_cast<double>(std::max<int64_t>(reps, 1));
+  t.host_waits = static_cast<double>(waits) / r;
+  t.uploads = static_cast<double>(uploads) / r;
+  t.upload_bytes = static_cast<double>(upload_bytes) / r;
   return t;
 }
 
@@ -212,12 +221,16 @@ int main(int argc, char** argv) {
                                      : cat("batch ", batch, ", ", c.channels, "x", c.size, "x", c.size);
       const double med = median(t.ms), mn = *std::min_element(t.ms.begin(), t.ms.end());
       std::printf("%-9s %-34s %10.1f %10.1f %12.1f\n", c.name.c_str(), what.c_str(), med, mn, t.peak_mib);
+      if (dev == Device::CUDA)  // a wait inside the step stops the host from queueing ahead of the GPU
+        std::printf("%-9s per step: %.1f host waits, %.1f uploads (%.0f bytes)\n", "", t.host_waits, t.uploads,
+                    t.upload_bytes);
       if (Context::get().profiler().enabled())
         std::printf("per-kernel time over %lld runs:\n%s", static_cast<long long>(reps),
                     Context::get().profiler().report().c_str());
       std::fflush(stdout);
       out.push_back({{"case", c.name}, {"what", what}, {"median_ms", med}, {"min_ms", mn}, {"peak_mib", t.peak_mib},
-                     {"device", device}, {"numerics", app::numerics_json()}});
+                     {"device", device}, {"numerics", app::numerics_json()}, {"host_waits_per_step", t.host_waits},
+                     {"uploads_per_step", t.uploads}, {"upload_bytes_per_step", t.upload_bytes}});
       if (!graph || !graphable) continue;
 
       // The same step replayed from a CUDA graph: warm-up fills the allocator's cache (capture may not
