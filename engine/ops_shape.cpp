@@ -2,8 +2,8 @@
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
+#include "engine/range_check.h"
 #include "kernels/shape.h"
-#include "kernels/softmax_loss.h"  // the label-range check, reused for indices
 
 namespace yoco {
 
@@ -47,23 +47,10 @@ Tensor strided(const Tensor& a, const Shape& out_shape, const std::vector<int64_
 }
 
 // Validated on the host (a small copy for CUDA indices): an out-of-range index must never reach a kernel.
-// Indices must lie in [0, n). On CUDA the check runs on the device (the label-range kernel: first bad position
-// recorded, thrown at the next host wait with this same message), so a gather costs no download and no host wait.
+// Indices must lie in [0, n). On CUDA the check runs on the device (reported at the next host wait with the same
+// message), so a gather costs no download and no host wait; the CUDA kernels tolerate bad indices until then.
 void check_indices(const Tensor& index, int64_t n, const char* op) {
-  const int64_t k = index.numel();
-  if (k == 0) return;
-  if (index.is_cuda()) {
-#ifdef YOCO_WITH_CUDA
-    Context& ctx = Context::get();
-    kernels::cuda::check_labels(index.data<int64_t>(), k, n, ctx.label_error_record(), ctx.index_op_code(op),
-                                ctx.cuda_stream());
-#endif
-    return;  // a CPU-only build cannot hold a CUDA tensor
-  }
-  const int64_t* v = index.data<int64_t>();
-  for (int64_t i = 0; i < k; ++i)
-    YOCO_CHECK(kernels::label_in_range(v[i], n), op, ": index ", v[i], " at position ", i, " is outside [0, ", n,
-               ")");
+  detail::check_in_range(index, n, op, detail::RangeKind::Index);
 }
 
 std::vector<int64_t> contiguous_strides(const Shape& s) {

@@ -4,6 +4,7 @@
 #include "engine/dispatch.h"
 #include "engine/ops.h"
 #include "engine/per_sample.h"
+#include "engine/range_check.h"
 #include "kernels/softmax_loss.h"
 
 namespace yoco {
@@ -16,27 +17,13 @@ void check_logits(const Tensor& x, const char* op) {
   YOCO_CHECK(x.size(1) > 0, op, ": logits need at least one class, got ", x.str());
 }
 
-// Labels must be i64 [n] with every value in [0, c); the error names the first offending sample. CPU labels are
-// checked here. CUDA labels are checked on the device, with no host sync (so a step using them can be captured
-// in a CUDA graph): the same error is thrown at the next host wait (Context::check_device_errors).
+// Labels must be i64 [n] with every value in [0, c); the error names the first offending sample (on CUDA at the
+// next host wait: detail::check_in_range).
 void check_labels(const Tensor& labels, int64_t n, int64_t c, const char* op) {
   YOCO_CHECK(labels.defined() && labels.dtype() == DType::I64, op, ": labels must be i64, got ",
              labels.defined() ? labels.str() : std::string("undefined"));
   YOCO_CHECK(labels.shape() == Shape{n}, op, ": labels must be [", n, "], got ", labels.str());
-  if (n == 0) return;
-  if (labels.is_cuda()) {
-#ifdef YOCO_WITH_CUDA
-    // Not under a KernelTimer: a profiling timer swallows errors from its closing sync, which would consume
-    // (and lose) this report; the next op's timer opening sync throws it instead.
-    Context& ctx = Context::get();
-    kernels::cuda::check_labels(labels.data<int64_t>(), n, c, ctx.label_error_record(), ctx.label_op_code(op),
-                                ctx.cuda_stream());
-#endif
-    return;  // a CPU-only build cannot hold a CUDA tensor
-  }
-  const int64_t* v = labels.data<int64_t>();
-  for (int64_t i = 0; i < n; ++i)
-    YOCO_CHECK(kernels::label_in_range(v[i], c), op, ": label ", v[i], " of sample ", i, " is outside [0, ", c, ")");
+  detail::check_in_range(labels, c, op, detail::RangeKind::Label);
 }
 
 // The [n, c] mask of labels already checked (cross_entropy checks them once, under its own name).
