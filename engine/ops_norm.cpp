@@ -35,12 +35,25 @@ const float* ptr_or_null(const Tensor& t) { return t.defined() ? t.data<float>()
 // Broadcast view of a per-channel [C] parameter against [N, C, S].
 Tensor per_channel(const Tensor& p) { return reshape(p, {1, p.numel(), 1}); }
 
-// The group-norm backward in differentiable ops, recomputing the statistics from x so that
-// second derivatives (create_graph) see x's history.
-std::vector<Tensor> group_norm_backward_composite(const Tensor& g, const Tensor& x, const Tensor& gamma,
-                                                  const GnDims& d, float eps, const std::vector<bool>& needs) {
+// x + bias - mean(x + bias) per group as [N, G, M], in differentiable ops, without materialising x + bias (a
+// full-size tensor the recorded graph would keep): the bias only moves each channel against its group's mean,
+// x + b_c - (mean_g(x) + mean_g(b)) = x - (mean_g(x) + mean_g(b) - b_c), a shift of [N, G, C/G] values.
+Tensor centred(const Tensor& x, const Tensor& bias, const GnDims& d) {
   Tensor xg = reshape(x, {d.n, d.groups, -1});
-  Tensor xc = sub(xg, mean(xg, {2}, true));
+  if (!bias.defined()) return sub(xg, mean(xg, {2}, true));
+  const int64_t cpg = d.c / d.groups;
+  Tensor bg = reshape(bias, {1, d.groups, cpg});
+  Tensor shift = sub(add(mean(xg, {2}, true), mean(bg, {2}, true)), bg);  // [N, G, cpg]
+  Tensor xc = sub(reshape(x, {d.n, d.groups, cpg, d.s}), reshape(shift, {d.n, d.groups, cpg, 1}));
+  return reshape(xc, {d.n, d.groups, -1});
+}
+
+// The group-norm backward in differentiable ops (of x + bias when bias is defined: its gradient is dx's),
+// recomputing the statistics from x so that second derivatives (create_graph) see x's history.
+std::vector<Tensor> group_norm_backward_composite(const Tensor& g, const Tensor& x, const Tensor& bias,
+                                                  const Tensor& gamma, const GnDims& d, float eps,
+                                                  const std::vector<bool>& needs) {
+  Tensor xc = centred(x, bias, d);
   Tensor rstd = rsqrt(add_scalar(mean(mul(xc, xc), {2}, true), eps));
   Tensor xhat = mul(xc, rstd);  // [N, G, M]
   Tensor g3 = reshape(g, {d.n, d.c, d.s});
@@ -66,7 +79,7 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& gamma, const Te
     YOCO_DISPATCH(x, group_norm_forward, x.data<float>(), ptr_or_null(gamma), ptr_or_null(beta), y.data<float>(),
                   mu.data<float>(), rs.data<float>(), d.n, d.c, d.s, d.groups, eps);
   auto backward = [x, gamma, d, eps, mu, rs](const Tensor& g, const std::vector<bool>& needs) {
-    if (Context::get().grad_enabled()) return group_norm_backward_composite(g, x, gamma, d, eps, needs);
+    if (Context::get().grad_enabled()) return group_norm_backward_composite(g, x, Tensor(), gamma, d, eps, needs);
     // Not recorded: the fused kernel, using the saved statistics (they are constants here).
     std::vector<Tensor> out(3);
     if (needs[0]) out[0] = empty(x.shape(), DType::F32, x.device());
@@ -104,19 +117,20 @@ Tensor group_norm_relu_pool(const Tensor& x, int64_t groups, const Tensor& gamma
   auto backward = [x, input_bias, gamma, beta, d, eps, mu, rs](const Tensor& g, const std::vector<bool>& needs) {
     const bool need_bias = needs.size() > 3 && needs[3];
     if (Context::get().grad_enabled()) {
-      // Recorded (second order): the three ops' backwards in differentiable form, on x + bias (recorded, so
-      // higher derivatives reach both). relu's mask is a constant (its derivative is zero almost everywhere),
-      // taken from the normalised values recomputed without history.
-      Tensor xb = input_bias.defined() ? add(x, reshape(input_bias, {1, d.c, 1, 1})) : x;
+      // Recorded (second order): the three ops' backwards in differentiable form, of x + bias (so higher
+      // derivatives reach both). relu's mask is a constant (its derivative is zero almost everywhere), taken
+      // from the normalised values recomputed without history (x + bias exists only for that moment).
       Tensor yn;
       {
         NoGradGuard no_grad;
-        yn = group_norm(xb.detach(), d.groups, gamma.defined() ? gamma.detach() : Tensor(),
+        const Tensor xd = x.detach();
+        yn = group_norm(input_bias.defined() ? add(xd, reshape(input_bias.detach(), {1, d.c, 1, 1})) : xd,
+                        d.groups, gamma.defined() ? gamma.detach() : Tensor(),
                         beta.defined() ? beta.detach() : Tensor(), eps);
       }
       std::vector<bool> norm_needs{needs[0] || need_bias, needs.size() > 1 && needs[1], needs.size() > 2 && needs[2]};
       std::vector<Tensor> out = group_norm_backward_composite(relu_backward(avg_pool2x2_backward(g, x.shape()), yn),
-                                                              xb, gamma, d, eps, norm_needs);
+                                                              x, input_bias, gamma, d, eps, norm_needs);
       // The bias is added to every element of its channel: its gradient is dx summed over (N, H, W).
       out.push_back(need_bias ? sum(out[0], {0, 2, 3}) : Tensor());
       if (!needs[0]) out[0] = Tensor();

@@ -105,8 +105,9 @@ TEST_CASE("group_norm_relu_pool backward: fused kernel and recorded form agree w
     for (size_t i = 0; i < ins.size(); ++i) {
       CAPTURE(i);
       if (cs.bias && i + 1 == ins.size()) {
-        CHECK(bias_grad_err(gf[i], gu[i], gu[0]) < 1e-6);
-        CHECK(bias_grad_err(gfr[i], gu[i], gu[0]) < 1e-6);
+        // The 1e-5 of the other gradients, against the rounding scale: each dx is a difference of larger terms.
+        CHECK(bias_grad_err(gf[i], gu[i], gu[0]) < 1e-5);
+        CHECK(bias_grad_err(gfr[i], gu[i], gu[0]) < 1e-5);
         continue;
       }
       // Same math, different summation order in float32: the 1e-5 relative tolerance of the group-norm tests.
@@ -149,6 +150,12 @@ TEST_CASE("group_norm_relu_pool second order matches the separate ops") {
     auto a = second(true), b = second(false);
     for (size_t i = 0; i < a.size(); ++i) {
       CAPTURE(i);
+      // The bias's second derivative is the plane sum of x's (zero up to rounding under instance norm, where the
+      // fused form cancels it exactly): compared against that sum's rounding scale.
+      if (cs.bias && i + 1 == a.size()) {
+        CHECK(bias_grad_err(a[i], b[i], b[0]) < 1e-5);
+        continue;
+      }
       CHECK(rel_err(a[i], b[i]) < 1e-5);
     }
   }
