@@ -53,6 +53,13 @@ __device__ __forceinline__ void block_sum2(double& a, double& b, double* sh) {
   // only after that call's first barrier, which every thread reaches after reading these totals.
 }
 
+// Sums a and b over one warp (all 32 lanes must call it): warp_fold's fixed tree into lane 0, then every lane
+// reads lane 0's totals. Deterministic like block_sum2, with no barrier, for work split one warp per item.
+__device__ __forceinline__ void warp_sum2(double& a, double& b) {
+  a = __shfl_sync(0xffffffffu, warp_fold(a), 0);
+  b = __shfl_sync(0xffffffffu, warp_fold(b), 0);
+}
+
 __device__ __forceinline__ double block_sum(double v, double* sh) {
   double unused = 0.0;
   block_sum2(v, unused, sh);

@@ -1,14 +1,39 @@
-// Normalisation family, CUDA: one block per (sample, group) for the statistics, dx and the per-plane sums of the
-// backward; one block per channel adds those sums over the samples (norm.h), for dgamma, dbeta and dxbias. Double sums through the fixed trees
-// of block_sum2: deterministic, no atomics. Indices inside a group are 32-bit (checked on the host).
+// Normalisation family, CUDA: one team per (sample, group) for the statistics, dx and the per-plane sums of the
+// backward, where a team is one warp for groups of at most kWarpGroupMax elements (the ConvNet's planes) and a
+// whole block for larger ones; one block per channel then adds those sums over the samples (norm.h), for dgamma,
+// dbeta and dxbias. Double sums through the fixed trees of warp_sum2/block_sum2: deterministic, no atomics.
+// Indices inside a group are 32-bit (checked on the host).
 #include <climits>
 #include <cmath>
+#include <utility>
 #include "kernels/cuda_check.cuh"
 #include "kernels/norm.h"
 
 namespace yoco::kernels::cuda {
 
 namespace {
+// A group of up to this many elements is summed by one warp: a 256-thread block per 8x8 or 16x16 plane left most
+// threads idle and paid two block barriers per sum for one or two loads per thread, and 8 groups per block cut
+// the number of blocks (a wave per ~1000 blocks on an H100) by 8.
+constexpr int kWarpGroupMax = 4096;
+
+// Who works on one group: a whole block (rank = thread, kSize = kThreads, block barriers) or one warp of a block
+// that handles kWarps groups (rank = lane, no barriers: the warps of a block never wait for each other).
+struct BlockTeam {
+  static constexpr int kSize = kThreads;
+  double* sh;  // kThreads doubles of shared scratch for block_sum2
+  __device__ int rank() const { return static_cast<int>(threadIdx.x); }
+  __device__ int64_t group() const { return blockIdx.x; }
+  __device__ void sum2(double& a, double& b) const { block_sum2(a, b, sh); }
+};
+struct WarpTeam {
+  static constexpr int kSize = 32;
+  double* sh;  // unused
+  __device__ int rank() const { return static_cast<int>(threadIdx.x) & 31; }
+  __device__ int64_t group() const { return static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5); }
+  __device__ void sum2(double& a, double& b) const { warp_sum2(a, b); }
+};
+
 // The fused tail's input bias for a group: element i of the group (channel i / s) reads x + b[channel].
 struct GroupBias {
   const float* b;  // the group's first channel, or null (no bias: adds 0, which changes no value)
@@ -19,59 +44,68 @@ struct GroupBias {
 
 // Mean and rstd of a group's m contiguous elements (+ its bias), as the CPU: the mean first, then the centred
 // second moment.
-__device__ void group_stats(const float* xg, int m, GroupBias xb, float eps, double* sh, float* mean, float* rstd) {
+template <class Team>
+__device__ void group_stats(const Team& team, const float* xg, int m, GroupBias xb, float eps, float* mean,
+                            float* rstd) {
   double acc = 0.0, unused = 0.0;
-  for (int i = threadIdx.x; i < m; i += kThreads) acc += xg[i] + xb.at_element(i);
-  block_sum2(acc, unused, sh);
+  for (int i = team.rank(); i < m; i += Team::kSize) acc += xg[i] + xb.at_element(i);
+  team.sum2(acc, unused);
   const double mu = acc / static_cast<double>(m);
   const float mu_f = static_cast<float>(mu);
   double var = 0.0;
-  for (int i = threadIdx.x; i < m; i += kThreads) {
+  for (int i = team.rank(); i < m; i += Team::kSize) {
     const float d = (xg[i] + xb.at_element(i)) - mu_f;  // float, as the CPU's centred sum
     var += static_cast<double>(d) * d;
   }
   unused = 0.0;
-  block_sum2(var, unused, sh);
+  team.sum2(var, unused);
   *mean = mu_f;
   *rstd = static_cast<float>(1.0 / sqrt(var / static_cast<double>(m) + static_cast<double>(eps)));
 }
 
+template <class Team>
 __global__ void gn_forward_kernel(const float* x, const float* gamma, const float* beta, float* y, float* mean,
-                                  float* rstd, int c, int s, int groups, float eps) {
+                                  float* rstd, int c, int s, int groups, float eps, int64_t total) {
   __shared__ double sh[kThreads];
-  const int64_t ng = blockIdx.x;
+  const Team team{sh};
+  const int64_t ng = team.group();
+  if (ng >= total) return;  // a warp team past the last group (no barrier follows for it)
   const int cpg = c / groups, m = cpg * s, c0 = static_cast<int>(ng % groups) * cpg;
   const float* xg = x + ng * m;
   float mu, rs;
-  group_stats(xg, m, GroupBias{nullptr, s, cpg}, eps, sh, &mu, &rs);
-  if (threadIdx.x == 0) {
+  group_stats(team, xg, m, GroupBias{nullptr, s, cpg}, eps, &mu, &rs);
+  if (team.rank() == 0) {
     mean[ng] = mu;
     rstd[ng] = rs;
   }
   float* yg = y + ng * m;
-  for (int i = threadIdx.x; i < m; i += kThreads) {
+  for (int i = team.rank(); i < m; i += Team::kSize) {
     const int ch = c0 + i / s;
     yg[i] = group_norm_apply(xg[i], mu, rs, gamma ? gamma[ch] : 1.f, beta ? beta[ch] : 0.f);
   }
 }
 
 // Fused tail forward: the group's statistics, then each pooled output from its 2×2 window.
+template <class Team>
 __global__ void gnrp_forward_kernel(const float* x, const float* xbias, const float* gamma, const float* beta,
-                                    float* y, float* mean, float* rstd, int c, int h, int w, int groups, float eps) {
+                                    float* y, float* mean, float* rstd, int c, int h, int w, int groups, float eps,
+                                    int64_t total) {
   __shared__ double sh[kThreads];
-  const int64_t ng = blockIdx.x;
+  const Team team{sh};
+  const int64_t ng = team.group();
+  if (ng >= total) return;
   const int cpg = c / groups, s = h * w, c0 = static_cast<int>(ng % groups) * cpg;
   const int ow = w / 2, os = (h / 2) * ow;
   const float* xg = x + ng * cpg * s;
   const GroupBias xb{xbias ? xbias + c0 : nullptr, s, cpg};
   float mu, rs;
-  group_stats(xg, cpg * s, xb, eps, sh, &mu, &rs);
-  if (threadIdx.x == 0) {
+  group_stats(team, xg, cpg * s, xb, eps, &mu, &rs);
+  if (team.rank() == 0) {
     mean[ng] = mu;
     rstd[ng] = rs;
   }
   float* yg = y + ng * cpg * os;
-  for (int t = threadIdx.x; t < cpg * os; t += kThreads) {
+  for (int t = team.rank(); t < cpg * os; t += Team::kSize) {
     const int k = t / os, r = t % os, i = r / ow, j = r % ow;
     const float ga = gamma ? gamma[c0 + k] : 1.f, be = beta ? beta[c0 + k] : 0.f, add = xb.at_channel(k);
     const float* q = xg + k * s + 2 * i * w + 2 * j;
@@ -99,11 +133,11 @@ struct PoolReluGrad {
 // Block ng: per channel k of the group, the plane sums P = Σ gy and Q = Σ gy·xhat (written to pq for the
 // dgamma/dbeta stage when pq is set), the group means a, b from them, then dx (when dx is set) and, when
 // with_r, R = Σ dx per plane (pq's third [N, C] part, for the input bias gradient). x values include the bias.
-template <class Grad>
-__device__ void gn_backward_group(const Grad& grad, const float* xg, const float* xbias, int64_t ng,
-                                  const float* mean, const float* rstd, const float* gamma, const float* beta, int c,
-                                  int s, int groups, float* dxg, double* pq, int64_t nc, bool with_r) {
-  __shared__ double sh[kThreads];
+template <class Team, class Grad>
+__device__ void gn_backward_group(const Team& team, const Grad& grad, const float* xg, const float* xbias,
+                                  int64_t ng, const float* mean, const float* rstd, const float* gamma,
+                                  const float* beta, int c, int s, int groups, float* dxg, double* pq, int64_t nc,
+                                  bool with_r) {
   const int cpg = c / groups, c0 = static_cast<int>(ng % groups) * cpg;
   const GroupBias xb{xbias ? xbias + c0 : nullptr, s, cpg};
   const float mu = mean[ng], rs = rstd[ng];
@@ -111,14 +145,14 @@ __device__ void gn_backward_group(const Grad& grad, const float* xg, const float
   for (int k = 0; k < cpg; ++k) {
     const float ga = gamma ? gamma[c0 + k] : 1.f, be = beta ? beta[c0 + k] : 0.f, add = xb.at_channel(k);
     double p = 0.0, q = 0.0;
-    for (int i = threadIdx.x; i < s; i += kThreads) {
+    for (int i = team.rank(); i < s; i += Team::kSize) {
       const float xv = xg[k * s + i] + add;
       const float gy = grad(k * s + i, k, i, xv, mu, rs, ga, be);
       p += gy;
       q += static_cast<double>(gy) * ((xv - mu) * rs);
     }
-    block_sum2(p, q, sh);
-    if (pq && threadIdx.x == 0) {
+    team.sum2(p, q);
+    if (pq && team.rank() == 0) {
       pq[ng * cpg + k] = p;
       pq[nc + ng * cpg + k] = q;
     }
@@ -131,34 +165,43 @@ __device__ void gn_backward_group(const Grad& grad, const float* xg, const float
   for (int k = 0; k < cpg; ++k) {
     const float ga = gamma ? gamma[c0 + k] : 1.f, be = beta ? beta[c0 + k] : 0.f, add = xb.at_channel(k);
     double r = 0.0, unused = 0.0;
-    for (int i = threadIdx.x; i < s; i += kThreads) {
+    for (int i = team.rank(); i < s; i += Team::kSize) {
       const float xv = xg[k * s + i] + add;
       const float gy = grad(k * s + i, k, i, xv, mu, rs, ga, be);
       const float d = group_norm_dx(gy * ga, (xv - mu) * rs, rs, a, b);
       dxg[k * s + i] = d;
       r += d;
     }
-    if (!with_r) continue;  // uniform over the block
-    block_sum2(r, unused, sh);
-    if (threadIdx.x == 0) pq[2 * nc + ng * cpg + k] = r;
+    if (!with_r) continue;  // uniform over the team
+    team.sum2(r, unused);
+    if (team.rank() == 0) pq[2 * nc + ng * cpg + k] = r;
   }
 }
 
+template <class Team>
 __global__ void gn_backward_kernel(const float* g, const float* x, const float* mean, const float* rstd,
-                                   const float* gamma, int c, int s, int groups, float* dx, double* pq, int64_t nc) {
-  const int64_t ng = blockIdx.x, m = static_cast<int64_t>(c / groups) * s;
-  gn_backward_group(PlainGrad{g + ng * m}, x + ng * m, nullptr, ng, mean, rstd, gamma, nullptr, c, s, groups,
+                                   const float* gamma, int c, int s, int groups, float* dx, double* pq, int64_t nc,
+                                   int64_t total) {
+  __shared__ double sh[kThreads];
+  const Team team{sh};
+  const int64_t ng = team.group(), m = static_cast<int64_t>(c / groups) * s;
+  if (ng >= total) return;
+  gn_backward_group(team, PlainGrad{g + ng * m}, x + ng * m, nullptr, ng, mean, rstd, gamma, nullptr, c, s, groups,
                     dx ? dx + ng * m : nullptr, pq, nc, false);
 }
 
+template <class Team>
 __global__ void gnrp_backward_kernel(const float* gp, const float* x, const float* xbias, const float* mean,
                                      const float* rstd, const float* gamma, const float* beta, int c, int h, int w,
-                                     int groups, float* dx, double* pq, int64_t nc, bool with_r) {
-  const int64_t ng = blockIdx.x;
+                                     int groups, float* dx, double* pq, int64_t nc, bool with_r, int64_t total) {
+  __shared__ double sh[kThreads];
+  const Team team{sh};
+  const int64_t ng = team.group();
+  if (ng >= total) return;
   const int cpg = c / groups, os = (h / 2) * (w / 2);
   const int64_t m = static_cast<int64_t>(cpg) * h * w;
-  gn_backward_group(PoolReluGrad{gp + ng * cpg * os, w, os}, x + ng * m, xbias, ng, mean, rstd, gamma, beta, c,
-                    h * w, groups, dx + ng * m, pq, nc, with_r);
+  gn_backward_group(team, PoolReluGrad{gp + ng * cpg * os, w, os}, x + ng * m, xbias, ng, mean, rstd, gamma, beta,
+                    c, h * w, groups, dx + ng * m, pq, nc, with_r);
 }
 
 // Block ch: dbeta[ch] = Σ_n P[n, ch], dgamma[ch] = Σ_n Q[n, ch], dxbias[ch] = Σ_n R[n, ch] (pq = [P | Q | R],
@@ -187,6 +230,17 @@ void check_group(int64_t c, int64_t s, int64_t groups, const char* op) {
              " elements exceeds the 32-bit in-group indexing");
 }
 
+// Launches kernel<WarpTeam> (kWarps groups per block) for groups of at most kWarpGroupMax elements, else
+// kernel<BlockTeam> (a block per group); the group count is the kernels' last argument.
+template <class... KArgs, class... Args>
+void launch_groups(void (*warp_kernel)(KArgs...), void (*block_kernel)(KArgs...), int64_t total, int64_t m,
+                   void* stream, Args&&... args) {
+  if (m <= kWarpGroupMax)
+    launch_grid(warp_kernel, (total + kWarps - 1) / kWarps, kThreads, 0, stream, std::forward<Args>(args)..., total);
+  else
+    launch_grid(block_kernel, total, kThreads, 0, stream, std::forward<Args>(args)..., total);
+}
+
 // Scratch for `parts` [N, C] sets of per-plane sums when any is wanted (parts > 0); null otherwise.
 double* plane_sums_scratch(int64_t n, int64_t c, int parts, void* stream) {
   if (parts == 0) return nullptr;
@@ -197,8 +251,8 @@ double* plane_sums_scratch(int64_t n, int64_t c, int parts, void* stream) {
 void group_norm_forward(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* rstd,
                         int64_t n, int64_t c, int64_t s, int64_t groups, float eps, void* stream) {
   check_group(c, s, groups, "group_norm_forward");
-  launch_grid(gn_forward_kernel, n * groups, kThreads, 0, stream, x, gamma, beta, y, mean, rstd,
-              static_cast<int>(c), static_cast<int>(s), static_cast<int>(groups), eps);
+  launch_groups(gn_forward_kernel<WarpTeam>, gn_forward_kernel<BlockTeam>, n * groups, (c / groups) * s, stream, x,
+                gamma, beta, y, mean, rstd, static_cast<int>(c), static_cast<int>(s), static_cast<int>(groups), eps);
 }
 
 void group_norm_backward(const float* g, const float* x, const float* mean, const float* rstd, const float* gamma,
@@ -207,8 +261,9 @@ void group_norm_backward(const float* g, const float* x, const float* mean, cons
   check_group(c, s, groups, "group_norm_backward");
   double* pq = plane_sums_scratch(n, c, dgamma || dbeta ? 2 : 0, stream);
   if (!dx && !pq) return;
-  launch_grid(gn_backward_kernel, n * groups, kThreads, 0, stream, g, x, mean, rstd, gamma, static_cast<int>(c),
-              static_cast<int>(s), static_cast<int>(groups), dx, pq, n * c);
+  launch_groups(gn_backward_kernel<WarpTeam>, gn_backward_kernel<BlockTeam>, n * groups, (c / groups) * s, stream, g,
+                x, mean, rstd, gamma, static_cast<int>(c), static_cast<int>(s), static_cast<int>(groups), dx, pq,
+                n * c);
   if (pq) launch_grid(gn_dparams_kernel, c, kThreads, 0, stream, pq, n, c, dgamma, dbeta, nullptr);
 }
 
@@ -217,8 +272,9 @@ void group_norm_relu_pool_forward(const float* x, const float* xbias, const floa
                                   float eps, void* stream) {
   check_group(c, h * w, groups, "group_norm_relu_pool_forward");
   YOCO_CHECK(h % 2 == 0 && w % 2 == 0, "group_norm_relu_pool_forward: ", h, "x", w, " is not poolable");
-  launch_grid(gnrp_forward_kernel, n * groups, kThreads, 0, stream, x, xbias, gamma, beta, y, mean, rstd,
-              static_cast<int>(c), static_cast<int>(h), static_cast<int>(w), static_cast<int>(groups), eps);
+  launch_groups(gnrp_forward_kernel<WarpTeam>, gnrp_forward_kernel<BlockTeam>, n * groups, (c / groups) * h * w,
+                stream, x, xbias, gamma, beta, y, mean, rstd, static_cast<int>(c), static_cast<int>(h),
+                static_cast<int>(w), static_cast<int>(groups), eps);
 }
 
 void group_norm_relu_pool_backward(const float* gp, const float* x, const float* xbias, const float* mean,
@@ -229,9 +285,9 @@ void group_norm_relu_pool_backward(const float* gp, const float* x, const float*
   YOCO_CHECK(h % 2 == 0 && w % 2 == 0, "group_norm_relu_pool_backward: ", h, "x", w, " is not poolable");
   YOCO_CHECK(dx != nullptr, "group_norm_relu_pool_backward: dx is required");
   double* pq = plane_sums_scratch(n, c, dxbias ? 3 : dgamma || dbeta ? 2 : 0, stream);
-  launch_grid(gnrp_backward_kernel, n * groups, kThreads, 0, stream, gp, x, xbias, mean, rstd, gamma, beta,
-              static_cast<int>(c), static_cast<int>(h), static_cast<int>(w), static_cast<int>(groups), dx, pq, n * c,
-              dxbias != nullptr);
+  launch_groups(gnrp_backward_kernel<WarpTeam>, gnrp_backward_kernel<BlockTeam>, n * groups, (c / groups) * h * w,
+                stream, gp, x, xbias, mean, rstd, gamma, beta, static_cast<int>(c), static_cast<int>(h),
+                static_cast<int>(w), static_cast<int>(groups), dx, pq, n * c, dxbias != nullptr);
   if (pq) launch_grid(gn_dparams_kernel, c, kThreads, 0, stream, pq, n, c, dgamma, dbeta, dxbias);
 }
 

@@ -167,6 +167,9 @@ TEST_CASE("emulated group_norm forward/backward matches the CPU") {
       {2, 3, 600, 3, true},    // planes longer than 2 x 256: each thread strides several times
       {1, 1, 1, 1, true},      // one element per group
       {260, 1, 2, 1, true, false},  // more samples than threads: the dgamma/dbeta stage strides over n (backward)
+      // Above are all warp teams (groups of at most 4096 elements; 260 groups leave half of the last block's
+      // warps without one). A group larger than that takes a whole block:
+      {2, 2, 2100, 1, true},
   };
   for (size_t i = 0; i < cases.size(); ++i) check_group_norm(cases[i], 1000 + 10 * static_cast<uint32_t>(i));
 }
@@ -179,6 +182,7 @@ TEST_CASE("emulated group_norm_relu_pool forward/backward matches the CPU") {
       {2, 4, 6, 10, 2, true, false},
       {3, 2, 34, 18, 1, false, true},  // group larger than the block, no affine
       {2, 2, 2, 2, 2, true, false},    // one pooled output per plane
+      {1, 2, 48, 48, 1, true, true},   // 4608 elements: a block per group instead of a warp
   };
   for (size_t i = 0; i < cases.size(); ++i) check_gnrp(cases[i], 2000 + 10 * static_cast<uint32_t>(i));
 }

@@ -180,6 +180,11 @@ std::vector<OpCase> nn_cases() {
        [](const Inputs& x, Device) { return group_norm_relu_pool(exp(x[0]), 2, Tensor(), Tensor()); }},
       {"group_norm_relu_pool 32x32 planes", {in({2, 3, 32, 32}), in({3}), in({3})},
        [](const Inputs& x, Device) { return group_norm_relu_pool(mul(x[0], x[0]), 3, x[1], x[2]); }},
+      // Groups above 4096 elements take a block each instead of a warp (kernels/norm.cu).
+      {"group_norm_relu_pool 64x72 planes (block per group)", {in({2, 2, 64, 72}), in({2}), in({2})},
+       [](const Inputs& x, Device) { return group_norm_relu_pool(mul(x[0], x[0]), 2, x[1], x[2]); }},
+      {"group_norm 1 group of 4800 (block per group)", {in({3, 3, 40, 40})},
+       [](const Inputs& x, Device) { return group_norm(exp(x[0]), 1, Tensor(), Tensor()); }},
       // Taking the conv bias: under instance norm its gradient is zero up to rounding, so there it is a constant;
       // with two channels per group it is a real gradient and is compared.
       {"group_norm_relu_pool input bias", {img, in({3}), in({3})},
