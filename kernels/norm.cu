@@ -48,11 +48,14 @@ template <class Team>
 __device__ void group_stats(const Team& team, const float* xg, int m, GroupBias xb, float eps, float* mean,
                             float* rstd) {
   double acc = 0.0, unused = 0.0;
+  // Unrolled so that a warp team keeps several loads in flight per lane (the sum's order is unchanged).
+#pragma unroll 4
   for (int i = team.rank(); i < m; i += Team::kSize) acc += xg[i] + xb.at_element(i);
   team.sum2(acc, unused);
   const double mu = acc / static_cast<double>(m);
   const float mu_f = static_cast<float>(mu);
   double var = 0.0;
+#pragma unroll 4
   for (int i = team.rank(); i < m; i += Team::kSize) {
     const float d = (xg[i] + xb.at_element(i)) - mu_f;  // float, as the CPU's centred sum
     var += static_cast<double>(d) * d;
@@ -145,6 +148,7 @@ __device__ void gn_backward_group(const Team& team, const Grad& grad, const floa
   for (int k = 0; k < cpg; ++k) {
     const float ga = gamma ? gamma[c0 + k] : 1.f, be = beta ? beta[c0 + k] : 0.f, add = xb.at_channel(k);
     double p = 0.0, q = 0.0;
+#pragma unroll 4
     for (int i = team.rank(); i < s; i += Team::kSize) {
       const float xv = xg[k * s + i] + add;
       const float gy = grad(k * s + i, k, i, xv, mu, rs, ga, be);
@@ -165,6 +169,7 @@ __device__ void gn_backward_group(const Team& team, const Grad& grad, const floa
   for (int k = 0; k < cpg; ++k) {
     const float ga = gamma ? gamma[c0 + k] : 1.f, be = beta ? beta[c0 + k] : 0.f, add = xb.at_channel(k);
     double r = 0.0, unused = 0.0;
+#pragma unroll 4
     for (int i = team.rank(); i < s; i += Team::kSize) {
       const float xv = xg[k * s + i] + add;
       const float gy = grad(k * s + i, k, i, xv, mu, rs, ga, be);
