@@ -133,8 +133,8 @@ struct PoolReluGrad {
   }
 };
 
-// Block ng: per channel k of the group, the plane sums P = Σ gy and Q = Σ gy·xhat (written to pq for the
-// dgamma/dbeta stage when pq is set), the group means a, b from them, then dx (when dx is set) and, when
+// The team of group ng: per channel k of the group, the plane sums P = Σ gy and Q = Σ gy·xhat (written to pq
+// for the dgamma/dbeta stage when pq is set), the group means a, b from them, then dx (when dx is set) and, when
 // with_r, R = Σ dx per plane (pq's third [N, C] part, for the input bias gradient). x values include the bias.
 template <class Team, class Grad>
 __device__ void gn_backward_group(const Team& team, const Grad& grad, const float* xg, const float* xbias,
