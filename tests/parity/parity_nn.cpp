@@ -160,14 +160,16 @@ TEST_CASE("parity: batch norm (train and eval, running statistics)") {
     const std::string name = std::string("batch_norm ") + (training ? "train" : "eval");
     const uint64_t st = stream_of(name);
     Tensor rm = rnd({c}, st + 3), rv = rnd({c}, st + 4, 0.5f, 2.f);
-    // Each run gets its own copy of the running statistics: the op updates them in place.
+    // Each run gets its own copy of the running statistics (on the input's device): the op updates them in place.
     check_case(make(name, {rnd(xs, st, -1.f, 2.f), rnd({c}, st + 1, 0.5f, 1.5f), rnd({c}, st + 2)},
                     [=](const YV& x) {
-                      return batch_norm(x[0], x[1], x[2], rm.clone(), rv.clone(), training, momentum, eps);
+                      return batch_norm(x[0], x[1], x[2], rm.to(x[0].device()).clone(),
+                                        rv.to(x[0].device()).clone(), training, momentum, eps);
                     },
                     [=](const TV& x) {
-                      return torch::batch_norm(x[0], x[1], x[2], to_torch(rm, x[0].scalar_type()),
-                                               to_torch(rv, x[0].scalar_type()), training, momentum, eps, false);
+                      return torch::batch_norm(x[0], x[1], x[2], to_torch(rm, x[0].scalar_type()).to(x[0].device()),
+                                               to_torch(rv, x[0].scalar_type()).to(x[0].device()), training,
+                                               momentum, eps, false);
                     }));
     // The running statistics after one step (unchanged in eval).
     Tensor x = rnd(xs, st + 5, -1.f, 2.f), our_rm = rm.clone(), our_rv = rv.clone();

@@ -207,26 +207,33 @@ TEST_CASE("parity: per-sample statistics (EL2N, loss, correct, margin, entropy)"
     const int64_t n = 300;
     // Logits in [-8, 8]: rows from nearly uniform to confident.
     Tensor x = rnd({n, c}, st, -8, 8), y = rnd_labels(n, c, st + 1);
-    PerSample ps = per_sample_stats(x, y);
-    for (torch::Dtype dt : {torch::kDouble, torch::kFloat}) {
-      torch::Tensor tx = to_torch(x, dt), ty = to_torch(y), iy = ty.unsqueeze(1);
-      torch::Tensor logp = tx.log_softmax(1), p = logp.exp();
-      torch::Tensor oh = F::one_hot(ty, c);
-      torch::Tensor el2n = (p - oh.to(dt)).square().sum(1).sqrt();
-      torch::Tensor loss = -logp.gather(1, iy).squeeze(1);
-      torch::Tensor correct = tx.argmax(1).eq(ty).to(dt);
-      torch::Tensor margin = p.gather(1, iy).squeeze(1) - p.masked_fill(oh.to(torch::kBool), -1).amax(1);
-      torch::Tensor entropy = -(p * logp).sum(1);
-      const double e[] = {err(ps.el2n, el2n), err(ps.loss, loss), err(ps.correct, correct), err(ps.margin, margin),
-                          err(ps.entropy, entropy)};
-      const char* ref = dt == torch::kDouble ? "torch f64" : "torch f32";
-      std::printf("[parity] %-44s vs %s: el2n %.2e loss %.2e correct %.0e margin %.2e entropy %.2e\n", name.c_str(),
-                  ref, e[0], e[1], e[2], e[3], e[4]);
-      DOCTEST_CHECK_MESSAGE(e[0] <= kFwdTol, name << " el2n vs " << ref << ": " << e[0]);
-      DOCTEST_CHECK_MESSAGE(e[1] <= kFwdTol, name << " loss vs " << ref << ": " << e[1]);
-      DOCTEST_CHECK_MESSAGE(e[2] == 0, name << " correct vs " << ref << ": " << e[2]);
-      DOCTEST_CHECK_MESSAGE(e[3] <= kFwdTol, name << " margin vs " << ref << ": " << e[3]);
-      DOCTEST_CHECK_MESSAGE(e[4] <= kFwdTol, name << " entropy vs " << ref << ": " << e[4]);
+    // On the CPU, and on CUDA on both sides when both engines have a GPU (the fused CUDA kernels).
+    for (const bool on_cuda : {false, true}) {
+      if (on_cuda && !cuda_parity()) break;
+      const Device dev = on_cuda ? Device::CUDA : Device::CPU;
+      const torch::Device tdev = on_cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+      const std::string where = on_cuda ? " (CUDA)" : "";
+      PerSample ps = per_sample_stats(x.to(dev), y.to(dev));
+      for (torch::Dtype dt : {torch::kDouble, torch::kFloat}) {
+        torch::Tensor tx = to_torch(x, dt).to(tdev), ty = to_torch(y).to(tdev), iy = ty.unsqueeze(1);
+        torch::Tensor logp = tx.log_softmax(1), p = logp.exp();
+        torch::Tensor oh = F::one_hot(ty, c);
+        torch::Tensor el2n = (p - oh.to(dt)).square().sum(1).sqrt();
+        torch::Tensor loss = -logp.gather(1, iy).squeeze(1);
+        torch::Tensor correct = tx.argmax(1).eq(ty).to(dt);
+        torch::Tensor margin = p.gather(1, iy).squeeze(1) - p.masked_fill(oh.to(torch::kBool), -1).amax(1);
+        torch::Tensor entropy = -(p * logp).sum(1);
+        const double e[] = {err(ps.el2n, el2n), err(ps.loss, loss), err(ps.correct, correct), err(ps.margin, margin),
+                            err(ps.entropy, entropy)};
+        const std::string ref = std::string(dt == torch::kDouble ? "torch f64" : "torch f32") + where;
+        std::printf("[parity] %-44s vs %s: el2n %.2e loss %.2e correct %.0e margin %.2e entropy %.2e\n", name.c_str(),
+                    ref.c_str(), e[0], e[1], e[2], e[3], e[4]);
+        DOCTEST_CHECK_MESSAGE(e[0] <= kFwdTol, name << " el2n vs " << ref << ": " << e[0]);
+        DOCTEST_CHECK_MESSAGE(e[1] <= kFwdTol, name << " loss vs " << ref << ": " << e[1]);
+        DOCTEST_CHECK_MESSAGE(e[2] == 0, name << " correct vs " << ref << ": " << e[2]);
+        DOCTEST_CHECK_MESSAGE(e[3] <= kFwdTol, name << " margin vs " << ref << ": " << e[3]);
+        DOCTEST_CHECK_MESSAGE(e[4] <= kFwdTol, name << " entropy vs " << ref << ": " << e[4]);
+      }
     }
   }
 }
@@ -358,8 +365,8 @@ torch::Tensor translate_ref(const torch::Tensor& x, const torch::Tensor& shifts,
 // x times a [N,1,H,W] mask that is 0 inside each sample's half-open (h0, h1, w0, w1) box, built with comparisons.
 torch::Tensor cutout_ref(const torch::Tensor& x, const torch::Tensor& boxes) {
   const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
-  torch::Tensor rows = torch::arange(h, torch::kLong).view({1, h, 1});
-  torch::Tensor cols = torch::arange(w, torch::kLong).view({1, 1, w});
+  torch::Tensor rows = torch::arange(h, boxes.options()).view({1, h, 1});  // on the boxes' device
+  torch::Tensor cols = torch::arange(w, boxes.options()).view({1, 1, w});
   auto col = [&](int64_t i) { return boxes.select(1, i).view({n, 1, 1}); };
   torch::Tensor inside = (rows >= col(0)) & (rows < col(1)) & (cols >= col(2)) & (cols < col(3));
   return x * torch::logical_not(inside).to(x.dtype()).unsqueeze(1);
