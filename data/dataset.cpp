@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include "engine/ops.h"
 #include "kernels/rng.h"
 
 namespace yoco::data {
@@ -55,18 +56,23 @@ std::vector<std::vector<int64_t>> class_indices(const Dataset& d) {
 Dataset subset(const Dataset& d, const std::vector<int64_t>& idx) {
   Dataset out = d;  // copies the metadata; tensors are replaced below
   const int64_t n = static_cast<int64_t>(idx.size()), row = d.channels * d.height * d.width;
-  out.images = empty({n, d.channels, d.height, d.width}, DType::F32);
   out.labels = empty({n}, DType::I64);
-  const float* src = d.images.data<float>();
-  float* dst = out.images.data<float>();
-  const int64_t* ys = d.labels.data<int64_t>();
+  const int64_t* ys = d.labels.data<int64_t>();  // labels live on the host, also for a device-resident set
   int64_t* yd = out.labels.data<int64_t>();
   for (int64_t k = 0; k < n; ++k) {
     const int64_t i = idx[static_cast<size_t>(k)];
     YOCO_CHECK(i >= 0 && i < d.size(), d.name, ": subset index ", i, " outside [0, ", d.size(), ")");
-    std::memcpy(dst + k * row, src + i * row, static_cast<size_t>(row) * sizeof(float));
     yd[k] = ys[i];
   }
+  if (d.images.device() != Device::CPU) {  // images resident on a device (apps' training runs): gather there
+    out.images = index_select(d.images, 0, from_int_vector(idx, {n}, d.images.device()));
+    return out;
+  }
+  out.images = empty({n, d.channels, d.height, d.width}, DType::F32);
+  const float* src = d.images.data<float>();
+  float* dst = out.images.data<float>();
+  for (int64_t k = 0; k < n; ++k)
+    std::memcpy(dst + k * row, src + idx[static_cast<size_t>(k)] * row, static_cast<size_t>(row) * sizeof(float));
   return out;
 }
 

@@ -40,6 +40,11 @@ TEST_CASE("a resident training set: images on the device, labels on the host, th
   CHECK(app::gather_images(dev, idx, kCuda).to_vector() == app::gather_images(host, idx, kCuda).to_vector());
   // Already resident: no second copy.
   CHECK(app::resident_for_training(dev, kCuda).images.data<float>() == dev.images.data<float>());
+  // A subset of a resident set is gathered on the device, labels on the host as before.
+  const data::Dataset sub = data::subset(dev, idx), sub_host = data::subset(host, idx);
+  CHECK(sub.images.device() == kCuda);
+  CHECK(sub.images.to_vector() == sub_host.images.to_vector());
+  CHECK(sub.labels.to_int_vector() == sub_host.labels.to_int_vector());
 }
 
 TEST_CASE("train steps from a resident set equal train steps from host batches, bitwise") {
@@ -95,11 +100,12 @@ TEST_CASE("a CUDA train step with DSA and CutMix makes no host wait and uploads 
 
 TEST_CASE("a CUDA condense inner step waits for the device once (its loss) and uploads no per-pixel data") {
   if (!cuda_ready()) return;
-  const data::Dataset dev = app::resident_for_training(test::two_class_dataset(24, 9500), kCuda);
+  const data::Dataset host = test::two_class_dataset(24, 9500);
+  const data::Dataset dev = app::resident_for_training(host, kCuda);  // as condense_run makes it
   app::CondenseConfig cfg = app::default_condense_config("fashion-mnist", 1, 2);
   cfg.batch_real = 8, cfg.n_data = 16, cfg.batch_net = 8, cfg.niter = 1, cfg.inner = 2, cfg.progress = false;
   cfg.device = kCuda;
-  app::CondenseState st = app::condense_init(dev, cfg);
+  app::CondenseState st = app::condense_init(host, cfg);
   ConvNet net(app::convnet_for(dev), 7, kCuda);
   SGD opt(net.parameters(), 0.01f, 0.9f, 5e-4f);
   (void)app::condense_inner_step(dev, cfg, st, net, opt, 0, 0);  // warm-up
