@@ -75,7 +75,7 @@ torch::Tensor torch_forward(const std::vector<torch::Tensor>& p, const torch::Te
     const int64_t pad = d == 0 ? first_pad(x.size(1)) : 1;
     h = torch::conv2d(h, p[4 * d], p[4 * d + 1], {1, 1}, {pad, pad});
     h = torch::group_norm(h, kWidth, p[4 * d + 2], p[4 * d + 3], 1e-5);
-    h = masks ? h * to_torch((*masks)[d], h.scalar_type()) : torch::relu(h);
+    h = masks ? h * to_torch((*masks)[d], h.scalar_type()).to(h.device()) : torch::relu(h);
     h = torch::avg_pool2d(h, {2, 2});
   }
   return F::linear(h.flatten(1), p[4 * kDepth], p[4 * kDepth + 1]);
@@ -96,7 +96,8 @@ Tensor our_dist(const Tensor& gr, const Tensor& gs, Metric m) {
 // sign: our sign(gr - gs) to use instead of abs's own branch (undefined: plain abs).
 torch::Tensor torch_dist(const torch::Tensor& gr, const torch::Tensor& gs, Metric m, const Tensor& sign) {
   if (m == Metric::L1)
-    return sign.defined() ? ((gr - gs) * to_torch(sign, gr.scalar_type())).sum() : (gr - gs).abs().sum();
+    return sign.defined() ? ((gr - gs) * to_torch(sign, gr.scalar_type()).to(gr.device())).sum()
+                          : (gr - gs).abs().sum();
   if (m == Metric::Mse) return (gr - gs).pow(2).sum();
   torch::Tensor a = gr.reshape({gr.size(0), -1}), b = gs.reshape({gs.size(0), -1});
   return (1 - (a * b).sum(-1) / (a.norm(2, -1) * b.norm(2, -1) + kCosEps)).sum();
@@ -115,15 +116,15 @@ struct Batch {
 
 const std::vector<Metric> kMetrics{Metric::L1, Metric::Mse, Metric::Cos};
 
-Match<Tensor> our_match(const Params& prm, const Batch& b, Branch& br) {
+Match<Tensor> our_match(const Params& prm, const Batch& b, Branch& br, Device dev = Device::CPU) {
   std::vector<Tensor> p, w;
-  for (const Tensor& t : prm.v) p.push_back(t.clone());
+  for (const Tensor& t : prm.v) p.push_back(t.to(dev).clone());
   for (int64_t d = 0; d < kDepth; ++d) w.push_back(p[4 * d].set_requires_grad(true));
-  Tensor xs = b.x_syn.clone().set_requires_grad(true);
+  Tensor xs = b.x_syn.to(dev).clone().set_requires_grad(true);
   Match<Tensor> m;
-  m.loss_real = cross_entropy(our_forward(p, b.x_real, &br.relu_real), b.y_real);
+  m.loss_real = cross_entropy(our_forward(p, b.x_real.to(dev), &br.relu_real), b.y_real.to(dev));
   m.g_real = grad({m.loss_real}, w);
-  m.loss_syn = cross_entropy(our_forward(p, xs, &br.relu_syn), b.y_syn);
+  m.loss_syn = cross_entropy(our_forward(p, xs, &br.relu_syn), b.y_syn.to(dev));
   m.g_syn = grad({m.loss_syn}, w, {}, true);
   for (int64_t d = 0; d < kDepth; ++d) br.l1_sign.push_back(sign(sub(m.g_real[d], m.g_syn[d]).detach()));
   for (Metric k : kMetrics) {
@@ -139,16 +140,17 @@ Match<Tensor> our_match(const Params& prm, const Batch& b, Branch& br) {
 }
 
 // br: follow our branch (ReLU masks, l1 signs), or null for torch's own.
-Match<torch::Tensor> torch_match(const Params& prm, const Batch& b, torch::Dtype dt, const Branch* br) {
+Match<torch::Tensor> torch_match(const Params& prm, const Batch& b, torch::Dtype dt, const Branch* br,
+                                 torch::Device dev = torch::kCPU) {
   std::vector<torch::Tensor> p, w;
-  for (const Tensor& t : prm.v) p.push_back(to_torch(t, dt));
+  for (const Tensor& t : prm.v) p.push_back(to_torch(t, dt).to(dev));
   for (int64_t d = 0; d < kDepth; ++d) w.push_back(p[4 * d].requires_grad_(true));
-  torch::Tensor xs = to_torch(b.x_syn, dt).requires_grad_(true);
+  torch::Tensor xs = to_torch(b.x_syn, dt).to(dev).requires_grad_(true);
   Match<torch::Tensor> m;
-  m.loss_real = F::cross_entropy(torch_forward(p, to_torch(b.x_real, dt), br ? &br->relu_real : nullptr),
-                                 to_torch(b.y_real));
+  m.loss_real = F::cross_entropy(torch_forward(p, to_torch(b.x_real, dt).to(dev), br ? &br->relu_real : nullptr),
+                                 to_torch(b.y_real).to(dev));
   m.g_real = torch::autograd::grad({m.loss_real}, w);
-  m.loss_syn = F::cross_entropy(torch_forward(p, xs, br ? &br->relu_syn : nullptr), to_torch(b.y_syn));
+  m.loss_syn = F::cross_entropy(torch_forward(p, xs, br ? &br->relu_syn : nullptr), to_torch(b.y_syn).to(dev));
   m.g_syn = torch::autograd::grad({m.loss_syn}, w, {}, true, true);
   for (Metric k : kMetrics) {
     torch::Tensor dist = torch::zeros({}, xs.options());
@@ -215,6 +217,13 @@ void match_case(int64_t channels, int64_t size) {
               "cos %.2e | torch-f32 grads %.2e d/dx_syn l1 %.2e mse %.2e cos %.2e\n",
               tag.c_str(), e_ours.g, e_ours.d_syn[0], e_ours.d_syn[1], e_ours.d_syn[2], e_t32.g, e_t32.d_syn[0],
               e_t32.d_syn[1], e_t32.d_syn[2]);
+  // Again with both engines on the GPU (torch following our CUDA run's branch), when both have one.
+  if (!cuda_parity()) return;
+  Branch brc;
+  const Match<Tensor> ours_c = our_match(prm, b, brc, Device::CUDA);
+  const torch::Device cuda(torch::kCUDA);
+  check_match(tag + " (CUDA)", compare(ours_c, torch_match(prm, b, torch::kDouble, &brc, cuda)), "torch-f64 CUDA");
+  check_match(tag + " (CUDA)", compare(ours_c, torch_match(prm, b, torch::kFloat, &brc, cuda)), "torch-f32 CUDA");
 }
 
 // models/convnet.h (written alongside) against the same torch forward, with its own weights.
@@ -223,28 +232,37 @@ void convnet_module_case(int64_t channels, int64_t size) {
   ConvNetConfig cfg;
   cfg.channels = channels;
   cfg.image_size = size;
-  ConvNet net(cfg, test::test_seed());
-  std::vector<Tensor> p = net.parameters();
-  REQUIRE(p.size() == static_cast<size_t>(4 * kDepth + 2));  // conv w/b + norm gamma/beta per block, classifier
-  const std::string tag = std::to_string(channels) + "x" + std::to_string(size) + "x" + std::to_string(size);
-  const uint64_t st = stream_of("module " + tag);
-  Tensor x = rnd({4, channels, size, size}, st, -2.f, 2.f), y = rnd_labels(4, kClasses, st + 1);
-  std::vector<Tensor> w = net.conv_weights();
-  Tensor logits = net.forward(x);
-  std::vector<Tensor> g = grad({cross_entropy(logits, y)}, w);
-  // ReLU masks from our inline model on the module's weights (same ops), for torch to follow (see Branch).
-  std::vector<Tensor> masks, pc;
-  for (const Tensor& t : p) pc.push_back(t.detach());
-  our_forward(pc, x, &masks);
-  std::vector<torch::Tensor> tp, tw;
-  for (const Tensor& t : p) tp.push_back(to_torch(t, torch::kDouble));
-  for (int64_t d = 0; d < kDepth; ++d) tw.push_back(tp[4 * d].requires_grad_(true));
-  torch::Tensor tl = torch_forward(tp, to_torch(x, torch::kDouble), &masks);
-  std::vector<torch::Tensor> tg = torch::autograd::grad({F::cross_entropy(tl, to_torch(y))}, tw);
-  const double ef = err(logits, tl), eg = max_err(g, tg);
-  std::printf("[parity] %-44s fwd %.2e grad %.2e\n", ("models/convnet.h ConvNet-3 " + tag).c_str(), ef, eg);
-  CHECK_MESSAGE(ef <= kFwdTol, "ConvNet module logits " << tag << ": " << ef);
-  CHECK_MESSAGE(eg <= kGradTol, "ConvNet module conv grads " << tag << ": " << eg);
+  const uint64_t seed = test::test_seed();
+  const std::string shape = std::to_string(channels) + "x" + std::to_string(size) + "x" + std::to_string(size);
+  const uint64_t st = stream_of("module " + shape);
+  const Tensor x_cpu = rnd({4, channels, size, size}, st, -2.f, 2.f), y_cpu = rnd_labels(4, kClasses, st + 1);
+  // On the CPU, then on CUDA in both engines when both have a GPU (the same weights: same seed and init streams).
+  for (const bool on_cuda : {false, true}) {
+    if (on_cuda && !cuda_parity()) break;
+    const Device dev = on_cuda ? Device::CUDA : Device::CPU;
+    const torch::Device tdev = on_cuda ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+    const std::string tag = shape + (on_cuda ? " (CUDA)" : "");
+    ConvNet net(cfg, seed, dev);
+    std::vector<Tensor> p = net.parameters();
+    REQUIRE(p.size() == static_cast<size_t>(4 * kDepth + 2));  // conv w/b + norm gamma/beta per block, classifier
+    const Tensor x = x_cpu.to(dev), y = y_cpu.to(dev);
+    std::vector<Tensor> w = net.conv_weights();
+    Tensor logits = net.forward(x);
+    std::vector<Tensor> g = grad({cross_entropy(logits, y)}, w);
+    // ReLU masks from our inline model on the module's weights (same ops), for torch to follow (see Branch).
+    std::vector<Tensor> masks, pc;
+    for (const Tensor& t : p) pc.push_back(t.detach());
+    our_forward(pc, x, &masks);
+    std::vector<torch::Tensor> tp, tw;
+    for (const Tensor& t : p) tp.push_back(to_torch(t, torch::kDouble).to(tdev));
+    for (int64_t d = 0; d < kDepth; ++d) tw.push_back(tp[4 * d].requires_grad_(true));
+    torch::Tensor tl = torch_forward(tp, to_torch(x, torch::kDouble).to(tdev), &masks);
+    std::vector<torch::Tensor> tg = torch::autograd::grad({F::cross_entropy(tl, to_torch(y).to(tdev))}, tw);
+    const double ef = err(logits, tl), eg = max_err(g, tg);
+    std::printf("[parity] %-44s fwd %.2e grad %.2e\n", ("models/convnet.h ConvNet-3 " + tag).c_str(), ef, eg);
+    CHECK_MESSAGE(ef <= kFwdTol, "ConvNet module logits " << tag << ": " << ef);
+    CHECK_MESSAGE(eg <= kGradTol, "ConvNet module conv grads " << tag << ": " << eg);
+  }
 }
 
 }  // namespace
