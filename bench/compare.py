@@ -116,6 +116,79 @@ def inner_case(dev):
     return step
 
 
+def diff_aug(x):
+    """IDC's DiffAug, color_crop_flip_scale_rotate with batch=False (misc/augment.py): flip and colour always, then
+    one of crop / scale / rotate per call, every parameter drawn per sample on x's device."""
+    n, c, h, w = x.shape
+    dev = x.device
+    r = lambda: torch.rand(n, 1, 1, 1, device=dev)
+    x = torch.where(r() < 0.5, x.flip(3), x)
+    x = x + (r() - 0.5) * 1.0
+    m = x.mean(dim=1, keepdim=True)
+    x = (x - m) * (r() * 2.0) + m
+    m = x.mean(dim=[1, 2, 3], keepdim=True)
+    x = (x - m) * (r() + 0.5) + m
+    op = ["crop", "scale", "rotate"][int(torch.randint(3, (1,)))]
+    if op == "crop":  # integer shifts with a 1-px zero pad and clamped indices, gathered with index tensors
+        s = int(h * 0.125 + 0.5)
+        tx = torch.randint(-s, s + 1, (n, 1, 1), device=dev)
+        ty = torch.randint(-s, s + 1, (n, 1, 1), device=dev)
+        gb, gx, gy = torch.meshgrid(torch.arange(n, device=dev), torch.arange(h, device=dev),
+                                    torch.arange(w, device=dev), indexing="ij")
+        gx = torch.clamp(gx + tx + 1, 0, h + 1)
+        gy = torch.clamp(gy + ty + 1, 0, w + 1)
+        xp = F.pad(x, [1, 1, 1, 1])
+        return xp.permute(0, 2, 3, 1).contiguous()[gb, gx, gy].permute(0, 3, 1, 2)
+    theta = torch.zeros(n, 2, 3, device=dev)
+    if op == "scale":
+        theta[:, 0, 0] = torch.rand(n, device=dev) * (1.2 - 1 / 1.2) + 1 / 1.2
+        theta[:, 1, 1] = torch.rand(n, device=dev) * (1.2 - 1 / 1.2) + 1 / 1.2
+    else:
+        a = (torch.rand(n, device=dev) - 0.5) * 2 * 15 / 180 * 3.141592653589793
+        theta[:, 0, 0], theta[:, 0, 1], theta[:, 1, 0], theta[:, 1, 1] = a.cos(), -a.sin(), a.sin(), a.cos()
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, align_corners=False)
+
+
+def aug_case(dev, n_set=640, batch=64):
+    """The apps' training step (IDC's evaluation / YOCO's scoring run): a batch gathered from a set kept on the
+    device, normalised, DiffAug per sample, CutMix with p = 0.5 (rand_bbox, loss weighted by the kept area)."""
+    net = convnet(1, 28).to(dev)
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    images = torch.rand(n_set, 1, 28, 28, device=dev)
+    labels = torch.arange(n_set, device=dev) % 10
+    state = {"step": 0, "order": None}
+
+    def step():
+        k = state["step"] % (n_set // batch)
+        if k == 0:
+            state["order"] = torch.randperm(n_set, device=dev)
+        state["step"] += 1
+        idx = state["order"][k * batch:(k + 1) * batch]
+        x = (images[idx] - 0.2861) / 0.3530
+        y = labels[idx]
+        x = diff_aug(x)
+        if float(torch.rand(1)) < 0.5:
+            lam = float(torch.rand(1))  # Beta(1, 1)
+            perm = torch.randperm(batch, device=dev)
+            cut_rat = (1.0 - lam) ** 0.5
+            ch, cw = int(28 * cut_rat), int(28 * cut_rat)
+            cx, cy = int(torch.randint(28, (1,))), int(torch.randint(28, (1,)))
+            x1, x2 = max(cx - ch // 2, 0), min(cx + ch // 2, 28)
+            y1, y2 = max(cy - cw // 2, 0), min(cy + cw // 2, 28)
+            x[:, :, x1:x2, y1:y2] = x[perm, :, x1:x2, y1:y2]
+            ratio = 1 - (x2 - x1) * (y2 - y1) / (28 * 28)
+            out = net(x)
+            loss = F.cross_entropy(out, y) * ratio + F.cross_entropy(out, y[perm]) * (1 - ratio)
+        else:
+            loss = F.cross_entropy(net(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss.item()
+    return step
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bench", default="build/apps/bench/bench")
@@ -147,7 +220,7 @@ def main():
     if a.device == "cpu":
         torch.set_num_threads(a.threads)
     cases = {"train28": (1, 28, False), "train32": (3, 32, False), "match28": (1, 28, True), "match32": (3, 32, True),
-             "inner28": (1, 28, None), "score28": (1, 28, False)}
+             "inner28": (1, 28, None), "score28": (1, 28, False), "aug28": (1, 28, "aug")}
 
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     eng_json = "/tmp/yoco_bench_%d.json" % os.getpid()
@@ -168,6 +241,8 @@ def main():
     for name, (c, s, matching) in cases.items():
         if matching is None:
             fn = inner_case(a.device)
+        elif matching == "aug":
+            fn = aug_case(a.device)
         elif matching:
             fn = match_case(c, s, a.real, a.syn, a.device)
         else:

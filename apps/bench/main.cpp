@@ -8,6 +8,7 @@
 #include "apps/bench/lbpe_bench.h"
 #include "apps/bench/timing.h"
 #include "apps/common/matching.h"
+#include "apps/common/trainer.h"
 #include "apps/common/omp_wait.h"
 #include "data/augment.h"
 #include "data/decode.h"
@@ -43,6 +44,31 @@ ConvNetConfig net_config(const Case& c) {
 // timings stay comparable. cross_entropy_soft with those targets is the same arithmetic.
 Tensor loss_of(const Tensor& logits, const Tensor& labels, const Tensor& onehot) {
   return onehot.defined() ? cross_entropy_soft(logits, onehot) : cross_entropy(logits, labels);
+}
+
+// The apps' training step as evaluate and the scoring run take it (app::train_batch): a batch of 64 gathered from
+// a set of 640 images kept where the net is, normalised, DSA color_crop_flip_scale_rotate per sample, CutMix with
+// p = 0.5, then forward, loss, backward, SGD. Each run draws a new batch and new augmentations.
+std::function<void()> augmented_step(const Case& c, Device dev) {
+  constexpr int64_t kSet = 640, kBatch = 64;
+  auto net = std::make_shared<ConvNet>(net_config(c), 1, dev);
+  auto opt = std::make_shared<SGD>(net->parameters(), 0.01f, 0.9f, 5e-4f);
+  data::Dataset d;
+  d.name = "fashion-mnist", d.num_classes = 10, d.channels = c.channels, d.height = c.size, d.width = c.size;
+  d.mean = {0.2861f}, d.std = {0.3530f};
+  d.images = rand_uniform({kSet, c.channels, c.size, c.size}, 3, 0, 0);
+  std::vector<int64_t> lab(kSet);
+  for (int64_t i = 0; i < kSet; ++i) lab[i] = i % 10;
+  d.labels = from_int_vector(lab, {kSet});
+  auto set = std::make_shared<data::Dataset>(app::resident_for_training(d, dev));
+  auto dsa = std::make_shared<data::Dsa>("color_crop_flip_scale_rotate", /*batch=*/false);
+  auto step = std::make_shared<uint64_t>(0);
+  return [net, opt, set, dsa, step] {
+    const std::vector<int64_t> order = app::shuffled_indices(kSet, 4, 11, *step / (kSet / kBatch));
+    const int64_t at = static_cast<int64_t>(*step % (kSet / kBatch)) * kBatch;
+    const std::vector<int64_t> idx(order.begin() + at, order.begin() + at + kBatch);
+    app::train_batch(*net, *opt, *set, idx, dsa.get(), 0.5f, 4, (*step)++).item();  // synchronises
+  };
 }
 
 // One training step: forward, cross-entropy, backward, SGD (momentum 0.9, wd 5e-4).
@@ -163,7 +189,7 @@ Timing time_runs(const std::function<void()>& run, int64_t reps, Device dev) {
 int main(int argc, char** argv) {
   yoco::app::bound_omp_spinning(argv);
   CLI::App app{"Engine benchmarks: ConvNet-3 train step and IDC gradient-matching step"};
-  std::string device = "cpu", json_out, cases_arg = "train28,train32,match28,match32,inner28,score28";
+  std::string device = "cpu", json_out, cases_arg = "train28,train32,match28,match32,inner28,score28,aug28";
   int64_t reps = 10, warmup = 3, batch = 256, n_real = 64, n_syn = 40;
   bool graph = false;
   app.add_option("--device", device, "cpu | cuda");
@@ -173,8 +199,9 @@ int main(int argc, char** argv) {
   app.add_option("--real", n_real, "matching step: real images")->check(CLI::PositiveNumber);
   app.add_option("--syn", n_syn, "matching step: synthetic images")->check(CLI::PositiveNumber);
   app.add_option("--cases", cases_arg,
-                 "comma list of train28, train32, match28, match32, inner28, score28, lbpe (the fused per-sample "
-                 "kernel's bandwidth against a device copy; not in the default list)");
+                 "comma list of train28, train32, match28, match32, inner28, score28, aug28 (the apps' step: DSA + "
+                 "CutMix, batch 64), lbpe (the fused per-sample kernel's bandwidth against a device copy; not in the "
+                 "default list)");
   app.add_option("--json", json_out, "write results as JSON");
   app.add_flag("--graph", graph, "CUDA: also time train/match steps replayed from a captured CUDA graph");
   bool tf32 = false;
@@ -198,16 +225,19 @@ int main(int argc, char** argv) {
       graph = false;
     }
     std::vector<Case> all = {{"train28", 1, 28, false}, {"train32", 3, 32, false}, {"match28", 1, 28, true},
-                             {"match32", 3, 32, true},   {"inner28", 1, 28, true},   {"score28", 1, 28, false}};
+                             {"match32", 3, 32, true},   {"inner28", 1, 28, true},   {"score28", 1, 28, false},
+                             {"aug28", 1, 28, false}};
     nlohmann::json out = nlohmann::json::array();
     std::printf("%-9s %-34s %10s %10s %12s\n", "case", "what", "median ms", "min ms", "peak MiB");
     for (const Case& c : all) {
       if (("," + cases_arg + ",").find("," + c.name + ",") == std::string::npos) continue;
       const int64_t train_batch = c.name == "score28" ? 64 : batch;
-      // inner28 uploads labels from the host inside its step, so it cannot be captured.
-      const bool graphable = c.name != "inner28";
+      // inner28 and aug28 upload per-step data (labels, batch indices, augmentation draws) from the host inside
+      // their steps, so they cannot be captured.
+      const bool graphable = c.name != "inner28" && c.name != "aug28";
       auto build = [&](bool for_graph) {
         return c.name == "inner28" ? inner_step(c, dev)
+               : c.name == "aug28" ? augmented_step(c, dev)
                : c.matching        ? match_step(c, n_real, n_syn, dev, for_graph)
                                    : train_step(c, train_batch, dev, for_graph);
       };
@@ -216,6 +246,7 @@ int main(int argc, char** argv) {
       Context::get().profiler().reset();
       Timing t = time_runs(step, reps, dev);
       std::string what = c.name == "inner28"   ? std::string("IDC inner step, 10 classes, no aug")
+                       : c.name == "aug28"     ? std::string("DSA+CutMix step, batch 64, 1x28x28")
                        : c.name == "score28" ? std::string("scoring-run step, batch 64, 1x28x28")
                        : c.matching ? cat(n_real, " real + ", n_syn, " syn, ", c.channels, "x", c.size, "x", c.size)
                                      : cat("batch ", batch, ", ", c.channels, "x", c.size, "x", c.size);
