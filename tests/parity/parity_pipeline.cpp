@@ -59,7 +59,10 @@ struct Branch {
 Tensor our_forward(const std::vector<Tensor>& p, const Tensor& x, std::vector<Tensor>* masks = nullptr) {
   Tensor h = x;
   for (int64_t d = 0; d < kDepth; ++d) {
-    h = conv2d(h, p[4 * d], p[4 * d + 1], Conv2dArgs{1, d == 0 ? first_pad(x.size(1)) : 1});
+    // The bias added after the convolution's sum, as models/convnet.h's fused tail adds it: the pre-activations
+    // then round as the module's do, so the ReLU masks handed to torch are the module's own (see Branch).
+    h = conv2d(h, p[4 * d], Tensor(), Conv2dArgs{1, d == 0 ? first_pad(x.size(1)) : 1});
+    h = add(h, reshape(p[4 * d + 1], {1, kWidth, 1, 1}));
     h = group_norm(h, kWidth, p[4 * d + 2], p[4 * d + 3], 1e-5f);
     if (masks) masks->push_back(relu_backward(ones(h.shape()), h.detach()));
     h = avg_pool2x2(relu(h));
