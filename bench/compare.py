@@ -34,6 +34,12 @@ def sync(dev):
         torch.cuda.synchronize()
 
 
+def sgd_step(opt, loss):
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
 def time_it(fn, reps, warmup, dev):
     for _ in range(warmup):
         fn()
@@ -55,9 +61,7 @@ def train_case(channels, size, batch, dev):
 
     def step():
         loss = F.cross_entropy(net(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        sgd_step(opt, loss)
         loss.item()
     return step
 
@@ -108,10 +112,7 @@ def inner_case(dev):
             d.backward(inputs=[stored[k]])
             img_opts[k].step()
         for _ in range(8):
-            loss = F.cross_entropy(net(xr), y_net)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            sgd_step(opt, F.cross_entropy(net(xr), y_net))
         stored[0].sum().item()
     return step
 
@@ -182,9 +183,7 @@ def aug_case(dev, n_set=640, batch=64):
             loss = F.cross_entropy(out, y) * ratio + F.cross_entropy(out, y[perm]) * (1 - ratio)
         else:
             loss = F.cross_entropy(net(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        sgd_step(opt, loss)
         loss.item()
     return step
 

@@ -65,7 +65,7 @@ Dataset subset(const Dataset& d, const std::vector<int64_t>& idx) {
     yd[k] = ys[i];
   }
   if (d.images.device() != Device::CPU) {  // images resident on a device (apps' training runs): gather there
-    out.images = index_select(d.images, 0, from_int_vector(idx, {n}, d.images.device()));
+    out.images = gather_images(d, idx, d.images.device());
     return out;
   }
   out.images = empty({n, d.channels, d.height, d.width}, DType::F32);
@@ -74,6 +74,11 @@ Dataset subset(const Dataset& d, const std::vector<int64_t>& idx) {
   for (int64_t k = 0; k < n; ++k)
     std::memcpy(dst + k * row, src + idx[static_cast<size_t>(k)] * row, static_cast<size_t>(row) * sizeof(float));
   return out;
+}
+
+Tensor gather_images(const Dataset& d, const std::vector<int64_t>& idx, Device dev) {
+  const Tensor rows = from_int_vector(idx, {static_cast<int64_t>(idx.size())}, d.images.device());
+  return index_select(d.images, 0, rows).to(dev);
 }
 
 Dataset first_n_per_class(const Dataset& d, int64_t n) {

@@ -31,6 +31,10 @@ std::vector<std::vector<int64_t>> class_indices(const Dataset& d);
 // New dataset holding rows idx (in that order); images/labels are copied.
 Dataset subset(const Dataset& d, const std::vector<int64_t>& idx);
 
+// The rows `idx` of d's images on `dev`: gathered where the images live (the host, or a device for a set the
+// apps keep resident there), then moved (a no-op when they live on `dev`).
+Tensor gather_images(const Dataset& d, const std::vector<int64_t>& idx, Device dev);
+
 // The first n images of each class, class-major (class 0 first). Throws when a class has fewer than n.
 Dataset first_n_per_class(const Dataset& d, int64_t n);
 

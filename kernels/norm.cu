@@ -21,6 +21,7 @@ constexpr int kWarpGroupMax = 4096;
 // that handles kWarps groups (rank = lane, no barriers: the warps of a block never wait for each other).
 struct BlockTeam {
   static constexpr int kSize = kThreads;
+  __device__ explicit BlockTeam(double* scratch) : sh(scratch) {}
   double* sh;  // kThreads doubles of shared scratch for block_sum2
   __device__ int rank() const { return static_cast<int>(threadIdx.x); }
   __device__ int64_t group() const { return blockIdx.x; }
@@ -28,7 +29,7 @@ struct BlockTeam {
 };
 struct WarpTeam {
   static constexpr int kSize = 32;
-  double* sh;  // unused
+  __device__ explicit WarpTeam(double*) {}  // built like BlockTeam; a warp needs no shared scratch
   __device__ int rank() const { return static_cast<int>(threadIdx.x) & 31; }
   __device__ int64_t group() const { return static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5); }
   __device__ void sum2(double& a, double& b) const { warp_sum2(a, b); }
@@ -70,7 +71,7 @@ template <class Team>
 __global__ void gn_forward_kernel(const float* x, const float* gamma, const float* beta, float* y, float* mean,
                                   float* rstd, int c, int s, int groups, float eps, int64_t total) {
   __shared__ double sh[kThreads];
-  const Team team{sh};
+  const Team team(sh);
   const int64_t ng = team.group();
   if (ng >= total) return;  // a warp team past the last group (no barrier follows for it)
   const int cpg = c / groups, m = cpg * s, c0 = static_cast<int>(ng % groups) * cpg;
@@ -94,7 +95,7 @@ __global__ void gnrp_forward_kernel(const float* x, const float* xbias, const fl
                                     float* y, float* mean, float* rstd, int c, int h, int w, int groups, float eps,
                                     int64_t total) {
   __shared__ double sh[kThreads];
-  const Team team{sh};
+  const Team team(sh);
   const int64_t ng = team.group();
   if (ng >= total) return;
   const int cpg = c / groups, s = h * w, c0 = static_cast<int>(ng % groups) * cpg;
@@ -188,7 +189,7 @@ __global__ void gn_backward_kernel(const float* g, const float* x, const float* 
                                    const float* gamma, int c, int s, int groups, float* dx, double* pq, int64_t nc,
                                    int64_t total) {
   __shared__ double sh[kThreads];
-  const Team team{sh};
+  const Team team(sh);
   const int64_t ng = team.group(), m = static_cast<int64_t>(c / groups) * s;
   if (ng >= total) return;
   gn_backward_group(team, PlainGrad{g + ng * m}, x + ng * m, nullptr, ng, mean, rstd, gamma, nullptr, c, s, groups,
@@ -200,7 +201,7 @@ __global__ void gnrp_backward_kernel(const float* gp, const float* x, const floa
                                      const float* rstd, const float* gamma, const float* beta, int c, int h, int w,
                                      int groups, float* dx, double* pq, int64_t nc, bool with_r, int64_t total) {
   __shared__ double sh[kThreads];
-  const Team team{sh};
+  const Team team(sh);
   const int64_t ng = team.group();
   if (ng >= total) return;
   const int cpg = c / groups, os = (h / 2) * (w / 2);

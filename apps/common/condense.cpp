@@ -121,7 +121,7 @@ float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg,
                              static_cast<uint64_t>(train.num_classes) + static_cast<uint64_t>(c);
     // Real batch of class c, normalised then augmented with the shared (Siamese) draw.
     std::vector<int64_t> ridx = sample_k(by_class[c], cfg.batch_real, cfg.seed, kRealBatchStream, key);
-    Tensor xr = gather_images(train, ridx, dev);
+    Tensor xr = data::gather_images(train, ridx, dev);
     Tensor xs = data::decode(st.stored[c], cfg.factor);  // differentiable to the stored images
     if (xs.size(0) > cfg.batch_syn_max) {
       std::vector<int64_t> all(static_cast<size_t>(xs.size(0)));

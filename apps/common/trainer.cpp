@@ -83,18 +83,13 @@ data::Dataset resident_for_training(const data::Dataset& d, Device dev) {
   return r;
 }
 
-Tensor gather_images(const data::Dataset& d, const std::vector<int64_t>& idx, Device dev) {
-  const Tensor rows = from_int_vector(idx, {static_cast<int64_t>(idx.size())}, d.images.device());
-  return index_select(d.images, 0, rows).to(dev);
-}
-
 Tensor train_batch(ConvNet& net, SGD& opt, const data::Dataset& train, const std::vector<int64_t>& idx,
                    const data::Dsa* dsa, float cutmix_p, uint64_t seed, uint64_t draw_id, Tensor* logits_out,
                    Tensor* labels_out) {
   NvtxRange nvtx("train_batch");
   const Device dev = net.device();
   const int64_t b = static_cast<int64_t>(idx.size());
-  Tensor x = gather_images(train, idx, dev);
+  Tensor x = data::gather_images(train, idx, dev);
   const int64_t* all = train.labels.data<int64_t>();
   std::vector<int64_t> lab(idx.size());
   for (size_t i = 0; i < idx.size(); ++i) lab[i] = all[idx[i]];

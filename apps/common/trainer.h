@@ -57,9 +57,6 @@ ConvNetConfig convnet_for(const data::Dataset& d);
 constexpr size_t kResidentImageBytes = size_t{2} << 30;
 data::Dataset resident_for_training(const data::Dataset& d, Device dev);
 
-// The rows `idx` of d's images on `dev`: gathered where the images live, then moved (a no-op when resident).
-Tensor gather_images(const data::Dataset& d, const std::vector<int64_t>& idx, Device dev);
-
 // One SGD step on the images `idx` of `train`: normalise, DSA (if given; per-sample draws keyed by
 // (seed, draw_id)), CutMix with probability cutmix_p, cross-entropy (soft when mixed), backward, step.
 // Returns the detached scalar loss on the net's device (no host sync: read it with item() only where a value is

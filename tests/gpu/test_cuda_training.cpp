@@ -37,7 +37,7 @@ TEST_CASE("a resident training set: images on the device, labels on the host, th
   CHECK(dev.labels.device() == Device::CPU);
   CHECK(dev.images.to_vector() == host.images.to_vector());
   const std::vector<int64_t> idx{7, 0, 39, 7, 12};
-  CHECK(app::gather_images(dev, idx, kCuda).to_vector() == app::gather_images(host, idx, kCuda).to_vector());
+  CHECK(data::gather_images(dev, idx, kCuda).to_vector() == data::gather_images(host, idx, kCuda).to_vector());
   // Already resident: no second copy.
   CHECK(app::resident_for_training(dev, kCuda).images.data<float>() == dev.images.data<float>());
   // A subset of a resident set is gathered on the device, labels on the host as before.

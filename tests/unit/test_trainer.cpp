@@ -15,7 +15,7 @@ TEST_CASE("on the CPU the training set stays where it is, and batches are its ro
   CHECK(r.images.data<float>() == d.images.data<float>());  // shared storage, not a copy
   CHECK(r.labels.data<int64_t>() == d.labels.data<int64_t>());
   const std::vector<int64_t> idx{29, 3, 3, 0};
-  const Tensor b = app::gather_images(r, idx, Device::CPU);
+  const Tensor b = data::gather_images(r, idx, Device::CPU);
   REQUIRE(b.shape() == Shape{4, d.channels, d.height, d.width});
   const std::vector<float> all = d.images.to_vector(), got = b.to_vector();
   const size_t row = static_cast<size_t>(d.channels * d.height * d.width);
