@@ -2,6 +2,8 @@
 #include "engine/optim.h"
 #include <algorithm>
 #include <cmath>
+#include <utility>
+#include <vector>
 #include "engine/context.h"
 #include "engine/dispatch.h"
 #include "kernels/optim.h"
@@ -17,10 +19,25 @@ SGD::SGD(std::vector<Tensor> params, float lr, float momentum, float weight_deca
     detail::check_f32(params_[i], "SGD", "parameter");
     YOCO_CHECK(params_[i].is_leaf(), "SGD: parameter ", i, " is not a leaf (", params_[i].str(), ")");
   }
+  // The update runs all parameters in parallel: two that share memory would race (and be updated twice).
+  std::vector<std::pair<const char*, size_t>> spans;  // (first byte, index)
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (params_[i].numel() > 0) spans.push_back({static_cast<const char*>(params_[i].raw()), i});
+  std::sort(spans.begin(), spans.end());
+  for (size_t k = 1; k < spans.size(); ++k) {
+    const Tensor& prev = params_[spans[k - 1].second];
+    YOCO_CHECK(spans[k - 1].first + prev.numel() * static_cast<int64_t>(sizeof(float)) <= spans[k].first,
+               "SGD: parameters ", spans[k - 1].second, " ", prev.str(), " and ", spans[k].second, " ",
+               params_[spans[k].second].str(), " share memory");
+  }
 }
 
 void SGD::step() {
   NoGradGuard no_grad;
+  // All parameters of a device in one multi-tensor update (one launch on CUDA, one parallel region on the CPU)
+  // instead of one per parameter: a ConvNet-3 step has 14 parameters, most of them a few hundred floats.
+  std::vector<kernels::SgdSegment> segs[2];  // CPU, CUDA
+  Tensor device_of[2];
   for (size_t i = 0; i < params_.size(); ++i) {
     Tensor& p = params_[i];
     Tensor g = p.grad();
@@ -37,9 +54,14 @@ void SGD::step() {
                  " does not match parameter ", i, " ", p.str());
       buf = b.data<float>();
     }
-    YOCO_DISPATCH(p, sgd_update, p.data<float>(), g.data<float>(), buf, p.numel(), lr_, momentum_, weight_decay_,
-                  first);
+    const int d = p.is_cuda() ? 1 : 0;
+    segs[d].push_back({p.data<float>(), g.data<float>(), buf, p.numel(), first});
+    device_of[d] = p;
   }
+  for (int d = 0; d < 2; ++d)
+    if (!segs[d].empty())
+      YOCO_DISPATCH(device_of[d], sgd_update, segs[d].data(), static_cast<int64_t>(segs[d].size()), lr_, momentum_,
+                    weight_decay_);
   ++steps_;
 }
 

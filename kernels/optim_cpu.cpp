@@ -3,10 +3,18 @@
 
 namespace yoco::kernels::cpu {
 
-void sgd_update(float* p, const float* g, float* buf, int64_t n, float lr, float momentum, float wd,
-                bool first_step) {
-#pragma omp parallel for schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) sgd_element(p + i, g[i], buf ? buf + i : nullptr, lr, momentum, wd, first_step);
+void sgd_update(const SgdSegment* segs, int64_t count, float lr, float momentum, float wd) {
+  int64_t total = 0;
+  for (int64_t s = 0; s < count; ++s) total += segs[s].n;
+  // One parallel region for all parameters (not a fork and join per parameter); segments are disjoint, so
+  // threads move on to the next one without waiting (nowait).
+#pragma omp parallel if (total > 65536)
+  for (int64_t s = 0; s < count; ++s) {
+    const SgdSegment& sg = segs[s];
+#pragma omp for schedule(static) nowait
+    for (int64_t i = 0; i < sg.n; ++i)
+      sgd_element(sg.p + i, sg.g[i], sg.buf ? sg.buf + i : nullptr, lr, momentum, wd, sg.first_step);
+  }
 }
 
 }  // namespace yoco::kernels::cpu

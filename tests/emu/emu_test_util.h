@@ -37,7 +37,7 @@ inline double scaled_err(const std::vector<float>& a, const std::vector<float>& 
 
 // Same bits everywhere (NaNs included).
 inline bool bitwise_equal(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 }  // namespace yoco::emu_test

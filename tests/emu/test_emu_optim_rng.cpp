@@ -14,24 +14,42 @@ using yoco::emu_test::uniform;
 
 TEST_CASE("emulated sgd_update equals the CPU bitwise over steps") {
   emu::Stream st;
-  const int64_t n = 777;
-  const std::vector<float> g1 = uniform(static_cast<size_t>(n), 9000), g2 = uniform(static_cast<size_t>(n), 9001);
+  // 37 parameters (two launches of at most kSgdSegmentsPerLaunch), of sizes around the block tile (1024) and
+  // below it, an empty one; from the second step on, the odd ones restart (first step) as a new buffer would.
+  const int64_t count = kSgdSegmentsPerLaunch + 5;
+  std::vector<int64_t> sizes(static_cast<size_t>(count));
+  for (int64_t s = 0; s < count; ++s) sizes[s] = s == 3 ? 0 : (s * 389) % 2100 + 1;
   struct Cfg {
     float lr, momentum, wd;
   };
   for (const Cfg& c : {Cfg{0.1f, 0.9f, 5e-4f}, Cfg{0.01f, 0.f, 0.f}, Cfg{0.05f, 0.5f, 0.f}}) {
     CAPTURE(c.momentum);
-    std::vector<float> p_cpu = uniform(static_cast<size_t>(n), 9002), p_emu = p_cpu;
-    std::vector<float> b_cpu(static_cast<size_t>(n), 0.f), b_emu = nans(static_cast<size_t>(n));  // step 1 sets it
-    float* bc = c.momentum != 0.f ? b_cpu.data() : nullptr;
-    float* be = c.momentum != 0.f ? b_emu.data() : nullptr;
-    for (int step = 0; step < 2; ++step) {
-      const std::vector<float>& g = step == 0 ? g1 : g2;
-      cpu::sgd_update(p_cpu.data(), g.data(), bc, n, c.lr, c.momentum, c.wd, step == 0);
-      cuda::sgd_update(p_emu.data(), g.data(), be, n, c.lr, c.momentum, c.wd, step == 0, st.get());
+    std::vector<std::vector<float>> p_cpu, p_emu, b_cpu, b_emu, g;
+    for (int64_t s = 0; s < count; ++s) {
+      const size_t n = static_cast<size_t>(sizes[s]);
+      p_cpu.push_back(uniform(n, 9002 + static_cast<uint32_t>(s)));
+      p_emu.push_back(p_cpu.back());
+      b_cpu.push_back(std::vector<float>(n, 0.f));
+      b_emu.push_back(nans(n));  // step 1 sets it
+      g.push_back(uniform(n, 9500 + static_cast<uint32_t>(s)));
     }
-    CHECK(bitwise_equal(p_emu, p_cpu));
-    if (bc) CHECK(bitwise_equal(b_emu, b_cpu));
+    for (int step = 0; step < 3; ++step) {
+      std::vector<SgdSegment> sc, se;
+      for (int64_t s = 0; s < count; ++s) {
+        const bool first = step == 0 || (step == 2 && s % 2 == 1);
+        const bool mom = c.momentum != 0.f;
+        sc.push_back({p_cpu[s].data(), g[s].data(), mom ? b_cpu[s].data() : nullptr, sizes[s], first});
+        se.push_back({p_emu[s].data(), g[s].data(), mom ? b_emu[s].data() : nullptr, sizes[s], first});
+      }
+      cpu::sgd_update(sc.data(), count, c.lr, c.momentum, c.wd);
+      cuda::sgd_update(se.data(), count, c.lr, c.momentum, c.wd, st.get());
+    }
+    for (int64_t s = 0; s < count; ++s) {
+      CAPTURE(s);
+      CHECK(bitwise_equal(p_emu[s], p_cpu[s]));
+      if (c.momentum != 0.f) CHECK(bitwise_equal(b_emu[s], b_cpu[s]));
+    }
+    CHECK_FALSE(bitwise_equal(p_cpu[5], uniform(static_cast<size_t>(sizes[5]), 9002 + 5)));  // it did move
   }
 }
 

@@ -357,18 +357,32 @@ TEST_CASE("RNG streams on CUDA equal the CPU's") {
 
 TEST_CASE("SGD with momentum and weight decay: CUDA matches CPU") {
   if (!cuda_ready()) return;
-  Tensor p_c = random_tensor({300}, 500001).clone(), g = random_tensor({300}, 500002);
-  Tensor p_g = p_c.to(Device::CUDA).detach().clone();
-  p_c.set_requires_grad(true);
-  p_g.set_requires_grad(true);
-  SGD opt_c({p_c}, 0.1f, 0.9f, 5e-4f), opt_g({p_g}, 0.1f, 0.9f, 5e-4f);
+  // 40 parameters: two multi-tensor launches (kernels::kSgdSegmentsPerLaunch = 32), sizes below and above a
+  // block's tile, and one (index 7) that gets its first gradient only at step 2 (its own first momentum step).
+  std::vector<Tensor> pc, pg, g;
+  for (int k = 0; k < 40; ++k) {
+    const int64_t n = k == 20 ? 150000 : (k * 131) % 1500 + 1;
+    pc.push_back(random_tensor({n}, 500001 + 2 * k).clone());
+    pg.push_back(pc.back().to(Device::CUDA).detach().clone());
+    g.push_back(random_tensor({n}, 500002 + 2 * k));
+    pc.back().set_requires_grad(true);
+    pg.back().set_requires_grad(true);
+  }
+  SGD opt_c(pc, 0.1f, 0.9f, 5e-4f), opt_g(pg, 0.1f, 0.9f, 5e-4f);
   for (int step = 0; step < 3; ++step) {
-    p_c.set_grad(g);
-    p_g.set_grad(g.to(Device::CUDA));
+    for (size_t k = 0; k < pc.size(); ++k) {
+      if (k == 7 && step < 2) continue;
+      pc[k].set_grad(g[k]);
+      pg[k].set_grad(g[k].to(Device::CUDA));
+    }
     opt_c.step();
     opt_g.step();
   }
-  CHECK(rel_err(p_g, p_c) <= kTol);
+  for (size_t k = 0; k < pc.size(); ++k) {
+    INFO("parameter ", k);
+    CHECK(rel_err(pg[k], pc[k]) <= kTol);
+    CHECK(rel_err(opt_g.momentum_buffers()[k], opt_c.momentum_buffers()[k]) <= kTol);
+  }
 }
 
 TEST_CASE("CUDA results are bitwise reproducible") {

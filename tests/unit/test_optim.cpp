@@ -28,17 +28,46 @@ const std::vector<double> kP2 = {0.8266, -2.2312}, kBuf2 = {1.134, 1.512};
 }  // namespace
 
 TEST_CASE("sgd_update raw kernel: first step ignores a poisoned buffer") {
+  using kernels::SgdSegment;
   std::vector<float> p = {1.f, -2.f}, g = {0.5f, 1.f}, buf = {kNaN, kNaN};
-  kernels::cpu::sgd_update(p.data(), g.data(), buf.data(), 2, 0.1f, 0.9f, 0.1f, true);
+  SgdSegment seg{p.data(), g.data(), buf.data(), 2, true};
+  kernels::cpu::sgd_update(&seg, 1, 0.1f, 0.9f, 0.1f);
   check_vec(p, kP1);
   check_vec(buf, kBuf1);
-  kernels::cpu::sgd_update(p.data(), g.data(), buf.data(), 2, 0.1f, 0.9f, 0.1f, false);
+  seg.first_step = false;
+  kernels::cpu::sgd_update(&seg, 1, 0.1f, 0.9f, 0.1f);
   check_vec(p, kP2);
   check_vec(buf, kBuf2);
   // Without momentum the buffer is not used (null is allowed).
   std::vector<float> q = {1.f, -2.f};
-  kernels::cpu::sgd_update(q.data(), g.data(), nullptr, 2, 0.1f, 0.f, 0.1f, true);
+  SgdSegment plain{q.data(), g.data(), nullptr, 2, true};
+  kernels::cpu::sgd_update(&plain, 1, 0.1f, 0.f, 0.1f);
   check_vec(q, kP1);  // no momentum: p -= lr * d, the same as a first momentum step
+}
+
+TEST_CASE("sgd_update raw kernel: segments are independent (own first step, empty ones, parallel sizes)") {
+  using kernels::SgdSegment;
+  // One segment in its second momentum step beside one in its first, an empty one, and one large enough for the
+  // parallel region (> 65536 elements): each must equal the same segment updated alone.
+  const int64_t big = 70001;
+  std::vector<float> pa = {0.94f, -2.08f}, ba = {0.6f, 0.8f}, ga = {0.5f, 1.f};  // the state after step 1
+  std::vector<float> pb = {1.f, -2.f}, bb = {kNaN, kNaN};
+  std::vector<float> pc(big), gc(big), bc(big, kNaN);
+  for (int64_t i = 0; i < big; ++i) pc[i] = 0.001f * static_cast<float>(i % 997), gc[i] = 0.5f - 0.0001f * i;
+  std::vector<float> pc_alone = pc, bc_alone = bc;
+  SgdSegment alone{pc_alone.data(), gc.data(), bc_alone.data(), big, true};
+  kernels::cpu::sgd_update(&alone, 1, 0.1f, 0.9f, 0.1f);
+  const std::vector<SgdSegment> segs = {{pa.data(), ga.data(), ba.data(), 2, false},
+                                        {nullptr, nullptr, nullptr, 0, true},
+                                        {pb.data(), ga.data(), bb.data(), 2, true},
+                                        {pc.data(), gc.data(), bc.data(), big, true}};
+  kernels::cpu::sgd_update(segs.data(), static_cast<int64_t>(segs.size()), 0.1f, 0.9f, 0.1f);
+  check_vec(pa, kP2);
+  check_vec(ba, kBuf2);
+  check_vec(pb, kP1);
+  check_vec(bb, kBuf1);
+  CHECK(pc == pc_alone);
+  CHECK(bc == bc_alone);
 }
 
 TEST_CASE("SGD class: momentum, weight decay, in-place update, state") {
@@ -92,6 +121,7 @@ TEST_CASE("SGD without momentum and bad arguments") {
   CHECK_THROWS_AS(SGD({p}, -0.1f), Error);
   CHECK_THROWS_AS(SGD({p}, 0.1f, -1.f), Error);
   CHECK_THROWS_AS(SGD({from_int_vector({1}, {1})}, 0.1f), Error);
+  CHECK_THROWS_AS(SGD({p, p}, 0.1f), Error);  // the same storage twice would be updated twice, in a race
   p.set_grad(from_vector({0.5f, 1.f, 2.f}, {3}));
   CHECK_THROWS_AS(opt.step(), Error);
 }
