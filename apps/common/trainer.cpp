@@ -118,6 +118,10 @@ TrainResult train_model(ConvNet& net, const data::Dataset& train_set, const data
                         const TrainConfig& cfg, const BatchHook& hook) {
   YOCO_CHECK(train_set.size() > 0, "train_model: empty training set");
   const data::Dataset train = resident_for_training(train_set, net.device());
+  // The test images too: each evaluation point then slices them on the device instead of uploading every batch
+  // of them again from pageable memory.
+  data::Dataset test_resident;
+  if (test) test_resident = resident_for_training(*test, net.device());
   YOCO_CHECK(cfg.epochs > 0 && cfg.batch > 0, "train_model: epochs and batch must be positive");
   const int64_t n = train.size();
   const int64_t iters_per_epoch = (n + cfg.batch - 1) / cfg.batch;  // no drop_last: each sample once per epoch
@@ -179,7 +183,7 @@ TrainResult train_model(ConvNet& net, const data::Dataset& train_set, const data
     if (last_epoch) res.final_loss = epoch_mean_loss();
     bool is_eval = test && std::find(eval_epochs.begin(), eval_epochs.end(), epoch + 1) != eval_epochs.end();
     if (is_eval) {
-      float acc = evaluate_accuracy(net, *test, cfg.eval_batch);
+      float acc = evaluate_accuracy(net, test_resident, cfg.eval_batch);
       res.evals.push_back({epoch + 1, acc});
       res.best = std::max(res.best, acc);
       res.last = acc;

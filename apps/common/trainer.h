@@ -66,8 +66,8 @@ Tensor train_batch(ConvNet& net, SGD& opt, const data::Dataset& train, const std
                   Tensor* labels_out = nullptr);
 
 // Trains `net` on `train` (images unnormalised [0,1]; normalised here with the dataset's mean/std) and
-// tests on `test` at the eval points when `test` is given. The images are made resident on the net's device
-// for the run (resident_for_training).
+// tests on `test` at the eval points when `test` is given. The training and test images are made resident on the
+// net's device for the run (resident_for_training).
 TrainResult train_model(ConvNet& net, const data::Dataset& train, const data::Dataset* test, const TrainConfig& cfg,
                         const BatchHook& hook = {});
 
