@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include "data/augment.h"
 #include "data/cutmix.h"
 #include "engine/autograd.h"
@@ -85,7 +86,7 @@ data::Dataset resident_for_training(const data::Dataset& d, Device dev) {
 
 Tensor train_batch(ConvNet& net, SGD& opt, const data::Dataset& train, const std::vector<int64_t>& idx,
                    const data::Dsa* dsa, float cutmix_p, uint64_t seed, uint64_t draw_id, Tensor* logits_out,
-                   Tensor* labels_out) {
+                   Tensor* labels_out, GraphedTrainStep* graphed) {
   NvtxRange nvtx("train_batch");
   const Device dev = net.device();
   const int64_t b = static_cast<int64_t>(idx.size());
@@ -104,13 +105,19 @@ Tensor train_batch(ConvNet& net, SGD& opt, const data::Dataset& train, const std
       x = mix.images;
     }
   }
+  if (labels_out) *labels_out = y;
+  if (graphed) {
+    // One-hot targets for unmixed batches keep the graph's one shape; the loss is the same composition as
+    // cross_entropy's (engine/ops_softmax.cpp), so the numbers are those of the branch below.
+    Tensor target = mix.applied ? mix.target : one_hot(y, train.num_classes);
+    return graphed->run(x, target, logits_out);
+  }
   Tensor logits = net.forward(x);
   Tensor loss = mix.applied ? cross_entropy_soft(logits, mix.target) : cross_entropy(logits, y);
   opt.zero_grad();
   backward(loss);
   opt.step();
   if (logits_out) *logits_out = logits.detach();
-  if (labels_out) *labels_out = y;
   return loss.detach();
 }
 
@@ -128,6 +135,8 @@ TrainResult train_model(ConvNet& net, const data::Dataset& train_set, const data
   const int64_t total_steps = cfg.lr_per_iteration ? cfg.epochs * iters_per_epoch : cfg.epochs;
   SGD opt(net.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay);
   MultiStepLR sched(opt, {total_steps * 2 / 3, total_steps * 5 / 6}, cfg.gamma);
+  std::unique_ptr<GraphedTrainStep> graphed;
+  if (cfg.cuda_graph) graphed = std::make_unique<GraphedTrainStep>(net, opt, /*capture=*/true);
   const bool use_dsa = !cfg.dsa.empty() && cfg.dsa != "none";
   data::Dsa dsa(use_dsa ? cfg.dsa : "color", /*batch=*/false);
   std::vector<int64_t> eval_epochs;
@@ -158,7 +167,8 @@ TrainResult train_model(ConvNet& net, const data::Dataset& train_set, const data
       std::vector<int64_t> idx(order.begin() + it * cfg.batch, order.begin() + std::min(n, (it + 1) * cfg.batch));
       Tensor logits;
       Tensor loss = train_batch(net, opt, train, idx, use_dsa ? &dsa : nullptr, cfg.cutmix_p, cfg.seed,
-                                static_cast<uint64_t>(step), hook ? &logits : nullptr, hook ? &y_hook : nullptr);
+                                static_cast<uint64_t>(step), hook ? &logits : nullptr, hook ? &y_hook : nullptr,
+                                graphed.get());
       if (cfg.lr_per_iteration) sched.step();
       Tensor slot = make_view(step_losses, {1}, it);  // a view: the copy lands in step_losses
       copy_(slot, loss);
@@ -199,6 +209,13 @@ TrainResult train_model(ConvNet& net, const data::Dataset& train_set, const data
                    static_cast<double>(seen) / el, format_duration(eta).c_str(),
                    is_eval ? (" test acc " + std::to_string(res.last * 100).substr(0, 5) + "%").c_str() : "");
     }
+  }
+  if (graphed) {
+    res.graph_captures = graphed->captures(), res.graph_replays = graphed->replays();
+    res.graph_error = graphed->capture_error();
+    if (!res.graph_error.empty())
+      std::fprintf(stderr, "%sCUDA graph capture failed, those steps ran eagerly: %s\n", cfg.label.c_str(),
+                   res.graph_error.c_str());
   }
   res.seconds = since(t0);
   res.images_per_sec = static_cast<double>(seen) / res.seconds;

@@ -4,6 +4,7 @@
 #include <functional>
 #include <string>
 #include <vector>
+#include "apps/common/graphed_step.h"
 #include "data/augment.h"
 #include "data/dataset.h"
 #include "engine/optim.h"
@@ -22,6 +23,10 @@ struct TrainConfig {
   int64_t eval_points = 4;  // test at E/4, E/2, 3E/4 and E (IDC reports the best of these)
   int64_t eval_batch = 500;
   uint64_t seed = 0;
+  // CUDA: run each step's network half (forward, loss, backward, SGD) from a CUDA graph (GraphedTrainStep);
+  // the input pipeline (gather, DSA, CutMix) stays eager. Same numbers as eager steps. On the CPU the same
+  // static-buffer step runs eagerly.
+  bool cuda_graph = false;
   bool progress = true;
   std::string label;  // prefix of progress lines
 };
@@ -45,6 +50,8 @@ struct TrainResult {
   float best = 0.f, last = 0.f;  // test accuracy (fraction), best of the eval points and the final one
   double seconds = 0, images_per_sec = 0;
   float final_loss = 0.f;
+  int64_t graph_captures = 0, graph_replays = 0;  // with cuda_graph: graphs recorded, steps replayed from one
+  std::string graph_error;                        // why a capture failed (those steps ran eagerly), or ""
 };
 
 // ConvNet-3 (width 128, instance norm) sized for the dataset's images and classes.
@@ -60,10 +67,11 @@ data::Dataset resident_for_training(const data::Dataset& d, Device dev);
 // One SGD step on the images `idx` of `train`: normalise, DSA (if given; per-sample draws keyed by
 // (seed, draw_id)), CutMix with probability cutmix_p, cross-entropy (soft when mixed), backward, step.
 // Returns the detached scalar loss on the net's device (no host sync: read it with item() only where a value is
-// needed); optionally the detached logits and the (original) labels of the batch.
+// needed); optionally the detached logits and the (original) labels of the batch. With `graphed` (built on the
+// same net and opt) the network half runs through it; its loss and logits are then valid until its next call.
 Tensor train_batch(ConvNet& net, SGD& opt, const data::Dataset& train, const std::vector<int64_t>& idx,
                   const data::Dsa* dsa, float cutmix_p, uint64_t seed, uint64_t draw_id, Tensor* logits_out = nullptr,
-                  Tensor* labels_out = nullptr);
+                  Tensor* labels_out = nullptr, GraphedTrainStep* graphed = nullptr);
 
 // Trains `net` on `train` (images unnormalised [0,1]; normalised here with the dataset's mean/std) and
 // tests on `test` at the eval points when `test` is given. The training and test images are made resident on the

@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
   app.add_option("--width", width, "ConvNet width")->check(CLI::PositiveNumber);
   app.add_option("--norm", norm, "instance | batch | none");
   app.add_option("--device", device, "cpu | cuda");
+  app.add_flag("--cuda-graph", opt.train.cuda_graph,
+               "CUDA: replay each training step's network half from a CUDA graph (same numbers)");
   app.add_option("--json", json_out, "write the summary as JSON");
   app.add_flag("!--no-progress", opt.train.progress, "no progress lines");
 
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
     opt.width = width;
     opt.norm = parse_norm(norm);
     opt.device = app::parse_device(device);
+    YOCO_CHECK(!opt.train.cuda_graph || opt.device == Device::CUDA, "--cuda-graph needs --device cuda");
     std::string what;
     data::Dataset train;
     nlohmann::json source;
@@ -83,6 +86,7 @@ int main(int argc, char** argv) {
                      {"momentum", opt.train.momentum}, {"weight_decay", opt.train.weight_decay},
                      {"dsa", opt.train.dsa}, {"cutmix_p", opt.train.cutmix_p}, {"repeat", opt.repeat},
                      {"seed", opt.train.seed}, {"depth", depth}, {"width", width}, {"norm", norm}, {"device", device},
+                     {"cuda_graph", opt.train.cuda_graph},
                      {"numerics", app::numerics_json()}};
       app::write_json_atomic(json_out, j);
     }

@@ -64,6 +64,8 @@ void add_train_flags(CLI::App* c, app::TrainConfig& t, const char* what) {
   c->add_option("--cutmix-p", t.cutmix_p, "CutMix probability")->check(CLI::Range(0.0, 1.0));
 }
 
+constexpr const char* kCudaGraphHelp = "CUDA: replay each training step's network half from a CUDA graph (same numbers)";
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -85,6 +87,8 @@ int main(int argc, char** argv) {
   score->add_option("--top-k", so.score.top_k, "LBPE: top-K most accurate epochs")->check(CLI::PositiveNumber);
   score->add_option("--device", device, "cpu | cuda");
   add_train_flags(score, so.train, "scoring");
+  bool cuda_graph = false;
+  score->add_flag("--cuda-graph", cuda_graph, kCudaGraphHelp);
 
   auto* select = app.add_subcommand("select", "write pruned sets from stored scores (instant)");
   select->add_option("-i,--input", input, "condensed set .npz the scores were computed on")->required();
@@ -112,6 +116,7 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   table->add_option("-o,--out-dir", out_dir, "results directory (resumable)");
   table->add_option("--device", device, "cpu | cuda");
+  table->add_flag("--cuda-graph", cuda_graph, kCudaGraphHelp);
   table->add_flag("--report-only", to.report_only, "print the table of the cells finished so far; compute nothing");
 
   auto* demo = app.add_subcommand("demo", "README main job: prune the default set to IPC 1,2,5 (yoco, random), evaluate");
@@ -127,11 +132,13 @@ int main(int argc, char** argv) {
 
   return app::run_cli("prune", app, argc, argv, [&] {
     Device dev = app::parse_device(device);
+    YOCO_CHECK(!cuda_graph || dev == Device::CUDA, "--cuda-graph needs --device cuda");
     const data::SetStorage storage = data::parse_storage(store, "--store");
     if (score->parsed()) {
       data::CondensedSet set = data::load_set(input);
       so.train.seed = seed;
       so.device = dev;
+      so.train.cuda_graph = cuda_graph;
       nlohmann::json meta;
       app::ScoreTable t = app::run_scoring(set, so, &meta);
       meta["source_path"] = input;
@@ -176,6 +183,7 @@ int main(int argc, char** argv) {
       to.scoring.train.seed = seed;
       to.scoring.device = dev;
       to.eval.device = dev;
+      to.scoring.train.cuda_graph = to.eval.train.cuda_graph = cuda_graph;
       to.out_dir = out_dir.empty() ? "prune_table" : out_dir;
       to.input_path = path;
       std::printf("%s", app::run_prune_table(set, to).c_str());

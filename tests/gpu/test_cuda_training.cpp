@@ -1,7 +1,8 @@
 // The apps' training loops on CUDA: a training set made resident on the device gives bitwise the same batches and
 // train steps as one gathered on the host and uploaded, and its labels stay on the host; a train step (DSA +
-// CutMix) never makes the host wait for the device and uploads only small per-batch parameters, and a condense
-// inner step waits once. Skipped (exit 77) on machines without a CUDA device.
+// CutMix) never makes the host wait for the device and uploads only small per-batch parameters, eagerly or
+// replayed from a CUDA graph (which gives the eager numbers bit for bit); a condense inner step waits once.
+// Skipped (exit 77) on machines without a CUDA device.
 #include <doctest/doctest.h>
 #include <cmath>
 #include <cstdint>
@@ -96,6 +97,60 @@ TEST_CASE("a CUDA train step with DSA and CutMix makes no host wait and uploads 
   CHECK(t.uploads > 0);
   CHECK_MESSAGE(t.largest_upload <= kSmallUpload, "largest upload " << t.largest_upload << " bytes");
   CHECK(std::isfinite(loss.item()));
+}
+
+TEST_CASE("train_model with CUDA graphs equals eager train_model bitwise; replays neither wait nor upload pixels") {
+  if (!cuda_ready()) return;
+  // 23 samples in batches of 8: sizes 8 and 7 each get a graph; 12 epochs with the lr dropping after epochs 8
+  // and 10, each drop recording both again (2 x 3 captures). Size 8 runs 24 steps, size 7 12: all but the
+  // first two of each are replays.
+  const data::Dataset d = test::two_class_dataset(23, 9500);
+  auto run = [&](bool graph, std::vector<float>* logit_sums) {
+    ConvNet net(app::convnet_for(d), 8, kCuda);
+    app::TrainConfig tc;
+    tc.epochs = 12, tc.batch = 8, tc.cutmix_p = 0.5f, tc.progress = false, tc.seed = 21, tc.cuda_graph = graph;
+    app::TrainResult r = app::train_model(net, d, nullptr, tc, [&](const app::BatchView& b) {
+      logit_sums->push_back(sum(b.logits).item());
+    });
+    return std::make_pair(params_of(net), r);
+  };
+  std::vector<float> sums_eager, sums_graph;
+  const auto eager = run(false, &sums_eager), graphed = run(true, &sums_graph);
+  CHECK(graphed.second.graph_error == "");
+  CHECK(graphed.second.graph_captures == 6);
+  CHECK(graphed.second.graph_replays == 32);
+  CHECK(eager.second.graph_replays == 0);
+  REQUIRE(eager.first.size() == graphed.first.size());
+  for (size_t k = 0; k < eager.first.size(); ++k) {
+    CAPTURE(k);
+    CHECK(graphed.first[k] == eager.first[k]);
+  }
+  CHECK(sums_graph == sums_eager);
+  CHECK(graphed.second.final_loss == eager.second.final_loss);
+
+  // Steady state: a replayed step's host side (gather, DSA, CutMix, copies into the graph's inputs) queues
+  // its work without waiting for the device, and uploads only per-batch parameters.
+  const data::Dataset dev = app::resident_for_training(test::two_class_dataset(48, 9600), kCuda);
+  const data::Dsa dsa("color_crop_cutout_flip_scale_rotate", /*batch=*/false);
+  ConvNet net(app::convnet_for(dev), 6, kCuda);
+  SGD opt(net.parameters(), 0.01f, 0.9f, 5e-4f);
+  app::GraphedTrainStep graphed_step(net, opt, /*capture=*/true);
+  const std::vector<int64_t> idx = app::shuffled_indices(dev.size(), 4, 11, 0);
+  const std::vector<int64_t> batch(idx.begin(), idx.begin() + 16);
+  for (uint64_t step = 0; step < 3; ++step)  // two eager warm-ups, then the capture and its first replay
+    (void)app::train_batch(net, opt, dev, batch, &dsa, 0.5f, 4, step, nullptr, nullptr, &graphed_step);
+  REQUIRE(graphed_step.captures() == 1);
+  Context::get().synchronize();
+  Context::get().reset_transfers();
+  Tensor loss;
+  for (uint64_t step = 3; step <= 8; ++step)
+    loss = app::train_batch(net, opt, dev, batch, &dsa, 0.5f, 4, step, nullptr, nullptr, &graphed_step);
+  const TransferStats t = Context::get().transfers();
+  CHECK(graphed_step.replays() == 7);
+  CHECK(t.host_waits == 0);
+  CHECK_MESSAGE(t.largest_upload <= kSmallUpload, "largest upload " << t.largest_upload << " bytes");
+  CHECK(std::isfinite(loss.item()));
+  CHECK(opt.step_count() == 9);  // replays count as steps; the capture itself does not
 }
 
 TEST_CASE("a CUDA condense inner step waits for the device once (its loss) and uploads no per-pixel data") {
