@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include "apps/common/cli.h"
 #include "apps/common/mix_set.h"
 #include "apps/common/trainer.h"
@@ -84,7 +85,7 @@ nlohmann::json condense_config_json(const CondenseConfig& c) {
           {"n_data", c.n_data},     {"batch_net", c.batch_net},   {"dsa_match", c.dsa_match},
           {"dsa_net", c.dsa_net},   {"cutmix_p", c.cutmix_p},     {"seed", c.seed},
           {"init", "mix"},          {"net", "convnet3-instance"}, {"net_sgd", "lr 0.01 momentum 0.9 wd 5e-4"},
-          {"numerics", app::numerics_json()}};
+          {"cuda_graph", c.cuda_graph}, {"numerics", app::numerics_json()}};
 }
 
 CondenseState condense_init(const data::Dataset& train, const CondenseConfig& cfg) {
@@ -100,7 +101,7 @@ CondenseState condense_init(const data::Dataset& train, const CondenseConfig& cf
 }
 
 float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg, CondenseState& st, ConvNet& net,
-                          SGD& net_opt, int64_t outer, int64_t inner) {
+                          SGD& net_opt, int64_t outer, int64_t inner, GraphedTrainStep* graphed) {
   const std::vector<std::vector<int64_t>>& by_class = st.class_index(train);
   const data::Dsa siamese(cfg.dsa_match, /*batch=*/true);
   const Device dev = cfg.device;
@@ -157,7 +158,8 @@ float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg,
   std::vector<int64_t> pick = sample_k(all, cfg.n_data, cfg.seed, kNetDataStream, nkey);
   for (int64_t s = 0, b = 0; s < static_cast<int64_t>(pick.size()); s += cfg.batch_net, ++b) {
     std::vector<int64_t> idx(pick.begin() + s, pick.begin() + std::min<int64_t>(s + cfg.batch_net, pick.size()));
-    train_batch(net, net_opt, train, idx, &dsa_net, cfg.cutmix_p, cfg.seed ^ 0x5eedull, (nkey << 8) + static_cast<uint64_t>(b));
+    train_batch(net, net_opt, train, idx, &dsa_net, cfg.cutmix_p, cfg.seed ^ 0x5eedull, (nkey << 8) + static_cast<uint64_t>(b),
+                nullptr, nullptr, graphed);
   }
   return mean_loss(train.num_classes);
 }
@@ -217,6 +219,7 @@ bool condense_run(const data::Dataset& train_set, const CondenseConfig& cfg, Con
   const std::string ckpt = cfg.checkpoint_path;
   auto t0 = Clock::now();
   const int64_t start = st.next_outer;
+  bool graph_error_reported = false;
   for (int64_t outer = st.next_outer; outer < cfg.niter; ++outer) {
     NvtxRange nvtx("condense_outer");
     // Snapshot of the last complete outer iteration: what a signal-time checkpoint writes.
@@ -229,9 +232,12 @@ bool condense_run(const data::Dataset& train_set, const CondenseConfig& cfg, Con
     }
     ConvNet net(convnet_for(train), mix_seed(cfg.seed, kNetSeedStream, static_cast<uint64_t>(outer)), cfg.device);
     SGD net_opt(net.parameters(), 0.01f, 0.9f, 5e-4f);
+    // A new net each outer iteration, so a new graph too (its 100 inner steps replay it about 800 times).
+    std::unique_ptr<GraphedTrainStep> graphed;
+    if (cfg.cuda_graph) graphed = std::make_unique<GraphedTrainStep>(net, net_opt, /*capture=*/true);
     double loss = 0;
     for (int64_t inner = 0; inner < cfg.inner; ++inner) {
-      loss += condense_inner_step(train, cfg, st, net, net_opt, outer, inner);
+      loss += condense_inner_step(train, cfg, st, net, net_opt, outer, inner, graphed.get());
       if (cfg.stop && cfg.stop->load()) {
         if (!ckpt.empty()) save_checkpoint(ckpt, cfg, snapshot);
         st = snapshot;
@@ -240,6 +246,11 @@ bool condense_run(const data::Dataset& train_set, const CondenseConfig& cfg, Con
                      static_cast<long long>(st.next_outer), ckpt.c_str());
         return false;
       }
+    }
+    if (graphed && !graphed->capture_error().empty() && !graph_error_reported) {
+      std::fprintf(stderr, "condense: CUDA graph capture failed, those network steps ran eagerly: %s\n",
+                   graphed->capture_error().c_str());
+      graph_error_reported = true;
     }
     st.loss_history.push_back(loss / static_cast<double>(cfg.inner));
     st.next_outer = outer + 1;

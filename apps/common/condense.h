@@ -7,6 +7,7 @@
 #include <vector>
 #include "apps/common/matching.h"
 #include "data/dataset.h"
+#include "apps/common/graphed_step.h"
 #include "data/set_file.h"
 #include "engine/optim.h"
 #include "models/convnet.h"
@@ -29,6 +30,7 @@ struct CondenseConfig {
   float cutmix_p = 0.5f;
   uint64_t seed = 0;
   Device device = Device::CPU;
+  bool cuda_graph = false;  // network updates' step replayed from a CUDA graph (GraphedTrainStep); same numbers
   int64_t checkpoint_every = 10;  // outer iterations; 0 = only at the end and on SIGINT/SIGTERM
   std::string checkpoint_path;    // default: <out>.ckpt.npz
   bool progress = true;
@@ -62,9 +64,10 @@ CondenseState condense_init(const data::Dataset& train, const CondenseConfig& cf
 // by a signal (state then holds the last complete outer iteration, already checkpointed).
 bool condense_run(const data::Dataset& train, const CondenseConfig& cfg, CondenseState& state);
 // One inner step (every class once + the network update), exposed for tests and benchmarks. Returns the mean
-// matching loss over classes.
+// matching loss over classes. `graphed` (on net and net_opt) runs the network update's steps through it.
 float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg, CondenseState& state,
-                          ConvNet& net, SGD& net_opt, int64_t outer, int64_t inner);
+                          ConvNet& net, SGD& net_opt, int64_t outer, int64_t inner,
+                          GraphedTrainStep* graphed = nullptr);
 
 void save_checkpoint(const std::string& path, const CondenseConfig& cfg, const CondenseState& s);
 CondenseState load_checkpoint(const std::string& path, const CondenseConfig& cfg);

@@ -41,6 +41,9 @@ int main(int argc, char** argv) {
   app.add_option("--batch-real", batch_real, "real images per class step")->check(CLI::PositiveNumber);
   app.add_option("--seed", seed, "seed");
   app.add_option("--device", device, "cpu | cuda");
+  bool cuda_graph = false;
+  app.add_flag("--cuda-graph", cuda_graph,
+               "CUDA: replay each network-update step (and quick-eval training step) from a CUDA graph (same numbers)");
   app.add_option("--checkpoint-every", checkpoint_every, "outer iterations between checkpoints (0: only on exit)");
   app.add_flag("--resume", resume, "continue from <out>.ckpt.npz");
   app.add_flag("--init-only", init_only, "write the 'mix' initialisation itself (the baseline condensation starts from)");
@@ -60,6 +63,8 @@ int main(int argc, char** argv) {
     if (batch_real > 0) cfg.batch_real = batch_real;
     cfg.seed = seed;
     cfg.device = app::parse_device(device);
+    YOCO_CHECK(!cuda_graph || cfg.device == Device::CUDA, "--cuda-graph needs --device cuda");
+    cfg.cuda_graph = cuda_graph;
     cfg.checkpoint_every = checkpoint_every;
     cfg.checkpoint_path = out + ".ckpt.npz";
     cfg.stop = &stop_requested;
@@ -98,6 +103,7 @@ int main(int argc, char** argv) {
         eo.train.epochs = eval_epochs;
         eo.train.progress = false;
         eo.device = cfg.device;
+        eo.train.cuda_graph = cfg.cuda_graph;
         app::EvalSummary es = app::evaluate_dataset(data::decoded_dataset(app::state_to_set(train, cfg, st)), test, eo);
         std::fprintf(stderr, "condense: quick eval at outer %lld (%lld epochs): %.2f%%\n",
                      static_cast<long long>(st.next_outer), static_cast<long long>(eval_epochs), es.best_mean);

@@ -171,3 +171,37 @@ TEST_CASE("a CUDA condense inner step waits for the device once (its loss) and u
   CHECK_MESSAGE(t.largest_upload <= kSmallUpload, "largest upload " << t.largest_upload << " bytes");
   CHECK(std::isfinite(loss));
 }
+
+TEST_CASE("CUDA condensation with graphed network steps equals the eager one bitwise") {
+  if (!cuda_ready()) return;
+  const data::Dataset host = test::two_class_dataset(24, 9700);
+  const data::Dataset dev = app::resident_for_training(host, kCuda);
+  app::CondenseConfig cfg = app::default_condense_config("fashion-mnist", 1, 2);
+  cfg.batch_real = 8, cfg.n_data = 16, cfg.batch_net = 8, cfg.niter = 1, cfg.inner = 4, cfg.progress = false;
+  cfg.device = kCuda;
+  // Four inner steps of two network steps each (batch 8): two eager warm-ups, one capture, six replays.
+  auto run = [&](bool graph, int64_t* captures, int64_t* replays) {
+    app::CondenseState st = app::condense_init(host, cfg);
+    ConvNet net(app::convnet_for(dev), 7, kCuda);
+    SGD opt(net.parameters(), 0.01f, 0.9f, 5e-4f);
+    app::GraphedTrainStep gs(net, opt, /*capture=*/true);
+    std::vector<float> losses;
+    for (int64_t inner = 0; inner < cfg.inner; ++inner)
+      losses.push_back(app::condense_inner_step(dev, cfg, st, net, opt, 0, inner, graph ? &gs : nullptr));
+    *captures = gs.captures(), *replays = gs.replays();
+    std::vector<std::vector<float>> out = params_of(net);
+    for (const Tensor& s : st.stored) out.push_back(s.to_vector());
+    out.push_back(losses);
+    return out;
+  };
+  int64_t cap_e = 0, rep_e = 0, cap_g = 0, rep_g = 0;
+  const auto eager = run(false, &cap_e, &rep_e), graphed = run(true, &cap_g, &rep_g);
+  CHECK(cap_g == 1);
+  CHECK(rep_g == 6);
+  CHECK(rep_e == 0);
+  REQUIRE(eager.size() == graphed.size());
+  for (size_t k = 0; k < eager.size(); ++k) {
+    CAPTURE(k);  // net parameters, then the stored images per class, then the inner steps' losses
+    CHECK(graphed[k] == eager[k]);
+  }
+}
