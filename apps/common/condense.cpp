@@ -101,7 +101,7 @@ CondenseState condense_init(const data::Dataset& train, const CondenseConfig& cf
 }
 
 float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg, CondenseState& st, ConvNet& net,
-                          SGD& net_opt, int64_t outer, int64_t inner, GraphedTrainStep* graphed) {
+                          SGD& net_opt, int64_t outer, int64_t inner, CondenseGraphs* graphs) {
   const std::vector<std::vector<int64_t>>& by_class = st.class_index(train);
   const data::Dsa siamese(cfg.dsa_match, /*batch=*/true);
   const Device dev = cfg.device;
@@ -138,10 +138,20 @@ float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg,
     as = siamese(data::normalize(xs, train.mean, train.std), cfg.seed, key);
     Tensor yr = from_int_vector(std::vector<int64_t>(static_cast<size_t>(ar.size(0)), c), {ar.size(0)}, dev);
     Tensor ys = from_int_vector(std::vector<int64_t>(static_cast<size_t>(as.size(0)), c), {as.size(0)}, dev);
-    std::vector<Tensor> gr = grad({cross_entropy(net.forward(ar), yr)}, weights);
-    std::vector<Tensor> gs = grad({cross_entropy(net.forward(as), ys)}, weights, {}, /*create_graph=*/true);
-    Tensor d = match_distance(gr, gs, cfg.metric);
-    Tensor g_img = grad({d}, {st.stored[c]})[0];
+    Tensor d, g_img;
+    if (graphs) {
+      // The network half from a graph, then the rest of the chain rule (Siamese DSA, normalisation, decoding)
+      // eagerly from the synthetic batch's gradient.
+      GraphedMatchStep::Result r =
+          graphs->match.run(ar, one_hot(yr, train.num_classes), as.detach(), one_hot(ys, train.num_classes));
+      d = r.distance;
+      g_img = grad({as}, {st.stored[c]}, {r.grad_syn})[0];
+    } else {
+      std::vector<Tensor> gr = grad({cross_entropy(net.forward(ar), yr)}, weights);
+      std::vector<Tensor> gs = grad({cross_entropy(net.forward(as), ys)}, weights, {}, /*create_graph=*/true);
+      d = match_distance(gr, gs, cfg.metric);
+      g_img = grad({d}, {st.stored[c]})[0];
+    }
     Tensor slot = make_view(class_loss, {1}, c);
     copy_(slot, d.detach());
     // Image SGD (momentum 0.5, no weight decay) for class c, as IDC's per-class optimiser step.
@@ -159,7 +169,7 @@ float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg,
   for (int64_t s = 0, b = 0; s < static_cast<int64_t>(pick.size()); s += cfg.batch_net, ++b) {
     std::vector<int64_t> idx(pick.begin() + s, pick.begin() + std::min<int64_t>(s + cfg.batch_net, pick.size()));
     train_batch(net, net_opt, train, idx, &dsa_net, cfg.cutmix_p, cfg.seed ^ 0x5eedull, (nkey << 8) + static_cast<uint64_t>(b),
-                nullptr, nullptr, graphed);
+                nullptr, nullptr, graphs ? &graphs->train : nullptr);
   }
   return mean_loss(train.num_classes);
 }
@@ -232,12 +242,13 @@ bool condense_run(const data::Dataset& train_set, const CondenseConfig& cfg, Con
     }
     ConvNet net(convnet_for(train), mix_seed(cfg.seed, kNetSeedStream, static_cast<uint64_t>(outer)), cfg.device);
     SGD net_opt(net.parameters(), 0.01f, 0.9f, 5e-4f);
-    // A new net each outer iteration, so a new graph too (its 100 inner steps replay it about 800 times).
-    std::unique_ptr<GraphedTrainStep> graphed;
-    if (cfg.cuda_graph) graphed = std::make_unique<GraphedTrainStep>(net, net_opt, /*capture=*/true);
+    // A new net each outer iteration, so new graphs too: at the defaults its 100 inner steps replay the matching
+    // graph about 1000 times and the network-update one about 800.
+    std::unique_ptr<CondenseGraphs> graphs;
+    if (cfg.cuda_graph) graphs = std::make_unique<CondenseGraphs>(net, net_opt, cfg.metric, /*capture=*/true);
     double loss = 0;
     for (int64_t inner = 0; inner < cfg.inner; ++inner) {
-      loss += condense_inner_step(train, cfg, st, net, net_opt, outer, inner, graphed.get());
+      loss += condense_inner_step(train, cfg, st, net, net_opt, outer, inner, graphs.get());
       if (cfg.stop && cfg.stop->load()) {
         if (!ckpt.empty()) save_checkpoint(ckpt, cfg, snapshot);
         st = snapshot;
@@ -247,11 +258,13 @@ bool condense_run(const data::Dataset& train_set, const CondenseConfig& cfg, Con
         return false;
       }
     }
-    if (graphed && !graphed->capture_error().empty() && !graph_error_reported) {
-      std::fprintf(stderr, "condense: CUDA graph capture failed, those network steps ran eagerly: %s\n",
-                   graphed->capture_error().c_str());
-      graph_error_reported = true;
-    }
+    for (const StepGraphs* g : {static_cast<const StepGraphs*>(graphs ? &graphs->match : nullptr),
+                                static_cast<const StepGraphs*>(graphs ? &graphs->train : nullptr)})
+      if (g && !g->capture_error().empty() && !graph_error_reported) {
+        std::fprintf(stderr, "condense: CUDA graph capture failed, those steps ran eagerly: %s\n",
+                     g->capture_error().c_str());
+        graph_error_reported = true;
+      }
     st.loss_history.push_back(loss / static_cast<double>(cfg.inner));
     st.next_outer = outer + 1;
     double el = std::chrono::duration<double>(Clock::now() - t0).count();

@@ -30,7 +30,7 @@ struct CondenseConfig {
   float cutmix_p = 0.5f;
   uint64_t seed = 0;
   Device device = Device::CPU;
-  bool cuda_graph = false;  // network updates' step replayed from a CUDA graph (GraphedTrainStep); same numbers
+  bool cuda_graph = false;  // matching and network-update steps replayed from CUDA graphs (CondenseGraphs)
   int64_t checkpoint_every = 10;  // outer iterations; 0 = only at the end and on SIGINT/SIGTERM
   std::string checkpoint_path;    // default: <out>.ckpt.npz
   bool progress = true;
@@ -63,11 +63,19 @@ CondenseState condense_init(const data::Dataset& train, const CondenseConfig& cf
 // Runs outer iterations [state.next_outer, cfg.niter); checkpoints as configured. Returns false when stopped
 // by a signal (state then holds the last complete outer iteration, already checkpointed).
 bool condense_run(const data::Dataset& train, const CondenseConfig& cfg, CondenseState& state);
+// The graphed steps of one outer iteration's net (cfg.cuda_graph): its matching steps and network updates.
+struct CondenseGraphs {
+  GraphedMatchStep match;
+  GraphedTrainStep train;
+  CondenseGraphs(ConvNet& net, SGD& net_opt, MatchMetric metric, bool capture)
+      : match(net, metric, capture), train(net, net_opt, capture) {}
+};
+
 // One inner step (every class once + the network update), exposed for tests and benchmarks. Returns the mean
-// matching loss over classes. `graphed` (on net and net_opt) runs the network update's steps through it.
+// matching loss over classes. With `graphs` (built on net and net_opt) the matching steps' and the network
+// update's network halves run through them (same numbers).
 float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg, CondenseState& state,
-                          ConvNet& net, SGD& net_opt, int64_t outer, int64_t inner,
-                          GraphedTrainStep* graphed = nullptr);
+                          ConvNet& net, SGD& net_opt, int64_t outer, int64_t inner, CondenseGraphs* graphs = nullptr);
 
 void save_checkpoint(const std::string& path, const CondenseConfig& cfg, const CondenseState& s);
 CondenseState load_checkpoint(const std::string& path, const CondenseConfig& cfg);

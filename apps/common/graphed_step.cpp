@@ -1,4 +1,4 @@
-// Static-buffer training step, captured into a CUDA graph per (batch size, learning rate) (see graphed_step.h).
+// Static-buffer training and matching steps, captured into CUDA graphs per shape (see graphed_step.h).
 #include "apps/common/graphed_step.h"
 #include <exception>
 #include "engine/autograd.h"
@@ -7,8 +7,43 @@
 
 namespace yoco::app {
 
+namespace {
+// dst (allocated on first use with src's shape, on `dev`) = src, without history.
+void copy_into(Tensor& dst, const Tensor& src, Device dev, const char* what) {
+  YOCO_CHECK(src.defined(), "graphed step: ", what, " is undefined");
+  if (!dst.defined()) dst = empty(src.shape(), DType::F32, dev);
+  YOCO_CHECK(dst.shape() == src.shape(), "graphed step: ", what, " ", src.str(), " does not match its buffer ",
+             dst.str());
+  NoGradGuard no_grad;
+  copy_(dst, src);
+}
+}  // namespace
+
+bool StepGraphs::run_entry(Entry& e, const std::function<void()>& step, const std::function<void()>& drop_outputs) {
+  if (capture_ && !e.graph && !e.failed && e.eager_runs >= kWarmupRuns) {
+    drop_outputs();
+    auto g = std::make_unique<CudaGraph>();
+    try {
+      g->capture(step);  // recorded, not run: the replay below runs it
+      e.graph = std::move(g);
+      ++captures_;
+    } catch (const std::exception& ex) {
+      e.failed = true;
+      error_ = ex.what();
+    }
+  }
+  if (e.graph) {
+    e.graph->replay();
+    ++replays_;
+    return true;
+  }
+  step();
+  ++e.eager_runs;
+  return false;
+}
+
 GraphedTrainStep::GraphedTrainStep(ConvNet& net, SGD& opt, bool capture)
-    : net_(net), opt_(opt), capture_(capture && net.device() == Device::CUDA) {}
+    : StepGraphs(capture && net.device() == Device::CUDA), net_(net), opt_(opt) {}
 
 void GraphedTrainStep::step_on(Slot& s) {
   Tensor logits = net_.forward(s.x);
@@ -25,46 +60,45 @@ Tensor GraphedTrainStep::run(const Tensor& x, const Tensor& target, Tensor* logi
              "GraphedTrainStep: expected x [B,C,H,W] and target [B,classes], got ", x.defined() ? x.str() : "-",
              " and ", target.defined() ? target.str() : "-");
   Slot& s = slots_[x.size(0)];
-  if (!s.x.defined()) {  // the batch size's static inputs, allocated once
-    s.x = empty(x.shape(), DType::F32, net_.device());
-    s.target = empty(target.shape(), DType::F32, net_.device());
-  }
-  YOCO_CHECK(s.x.shape() == x.shape() && s.target.shape() == target.shape(), "GraphedTrainStep: batch ", x.str(),
-             " / ", target.str(), " does not match the buffers of its size ", s.x.str(), " / ", s.target.str());
-  {
-    NoGradGuard no_grad;
-    copy_(s.x, x);
-    copy_(s.target, target);
-  }
-  if (s.graph && s.graph_lr != opt_.lr()) s.graph.reset();  // the lr is baked in: record again
-  if (capture_ && !s.graph && !s.capture_failed && s.eager_runs >= kWarmupRuns) {
-    // The previous step's outputs are dropped first, so the capture finds their blocks in the cache.
-    s.loss = Tensor(), s.logits = Tensor();
-    const int64_t steps = opt_.step_count();  // capture records the SGD step without running it
-    auto g = std::make_unique<CudaGraph>();
-    try {
-      g->capture([&] { step_on(s); });  // recorded, not run: the replay below runs it
-      s.graph = std::move(g);
-      s.graph_lr = opt_.lr();
-      ++captures_;
-    } catch (const std::exception& e) {
-      // The run goes on eagerly for this batch size (same numbers, more launches); the reason is kept for the
-      // caller to report.
-      s.capture_failed = true;
-      capture_error_ = e.what();
-    }
-    opt_.set_step_count(steps);
-  }
-  if (s.graph) {
-    s.graph->replay();
-    opt_.set_step_count(opt_.step_count() + 1);
-    ++replays_;
-  } else {
-    step_on(s);
-    ++s.eager_runs;
-  }
+  copy_into(s.x, x, net_.device(), "batch");
+  copy_into(s.target, target, net_.device(), "target");
+  if (s.entry.graph && s.lr != opt_.lr()) s.entry.graph.reset();  // the lr is baked in: record again
+  s.lr = opt_.lr();
+  const int64_t steps = opt_.step_count();
+  const bool replayed = run_entry(s.entry, [&] { step_on(s); }, [&] { s.loss = Tensor(), s.logits = Tensor(); });
+  if (replayed) opt_.set_step_count(steps + 1);  // a replay is a step; a capture alone is not
   if (logits_out) *logits_out = s.logits;
   return s.loss;
+}
+
+GraphedMatchStep::GraphedMatchStep(ConvNet& net, MatchMetric metric, bool capture)
+    : StepGraphs(capture && net.device() == Device::CUDA), net_(net), metric_(metric) {}
+
+void GraphedMatchStep::step_on(Slot& s) {
+  const std::vector<Tensor> weights = net_.conv_weights();
+  std::vector<Tensor> gr = grad({cross_entropy_soft(net_.forward(s.real), s.real_target)}, weights);
+  std::vector<Tensor> gs =
+      grad({cross_entropy_soft(net_.forward(s.syn), s.syn_target)}, weights, {}, /*create_graph=*/true);
+  Tensor d = match_distance(gr, gs, metric_);
+  s.out.grad_syn = grad({d}, {s.syn})[0].detach();
+  s.out.distance = d.detach();
+}
+
+GraphedMatchStep::Result GraphedMatchStep::run(const Tensor& real, const Tensor& real_target, const Tensor& syn,
+                                               const Tensor& syn_target) {
+  YOCO_CHECK(real.defined() && syn.defined() && real.dim() == 4 && syn.dim() == 4,
+             "GraphedMatchStep: expected real and synthetic batches [N,C,H,W], got ", real.defined() ? real.str() : "-",
+             " and ", syn.defined() ? syn.str() : "-");
+  Slot& s = slots_[{real.size(0), syn.size(0)}];
+  const Device dev = net_.device();
+  copy_into(s.real, real, dev, "real batch");
+  copy_into(s.real_target, real_target, dev, "real target");
+  const bool fresh = !s.syn.defined();
+  copy_into(s.syn, syn, dev, "synthetic batch");
+  if (fresh) s.syn.set_requires_grad(true);  // the leaf the distance is differentiated to
+  copy_into(s.syn_target, syn_target, dev, "synthetic target");
+  run_entry(s.entry, [&] { step_on(s); }, [&] { s.out = Result{}; });
+  return s.out;
 }
 
 }  // namespace yoco::app

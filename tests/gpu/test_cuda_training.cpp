@@ -172,36 +172,45 @@ TEST_CASE("a CUDA condense inner step waits for the device once (its loss) and u
   CHECK(std::isfinite(loss));
 }
 
-TEST_CASE("CUDA condensation with graphed network steps equals the eager one bitwise") {
+TEST_CASE("CUDA condensation with graphed matching and network steps equals the eager one bitwise") {
   if (!cuda_ready()) return;
   const data::Dataset host = test::two_class_dataset(24, 9700);
   const data::Dataset dev = app::resident_for_training(host, kCuda);
   app::CondenseConfig cfg = app::default_condense_config("fashion-mnist", 1, 2);
   cfg.batch_real = 8, cfg.n_data = 16, cfg.batch_net = 8, cfg.niter = 1, cfg.inner = 4, cfg.progress = false;
   cfg.device = kCuda;
-  // Four inner steps of two network steps each (batch 8): two eager warm-ups, one capture, six replays.
-  auto run = [&](bool graph, int64_t* captures, int64_t* replays) {
+  // Four inner steps: 2 classes x 4 = 8 matching steps (one shape: 8 real, 4 synthetic) and 2 x 4 = 8 network
+  // steps (batch 8); each: two eager warm-ups, one capture, six replays.
+  struct Run {
+    std::vector<std::vector<float>> values;
+    int64_t match_replays = 0, train_replays = 0, captures = 0;
+  };
+  auto run = [&](bool graph) {
     app::CondenseState st = app::condense_init(host, cfg);
     ConvNet net(app::convnet_for(dev), 7, kCuda);
     SGD opt(net.parameters(), 0.01f, 0.9f, 5e-4f);
-    app::GraphedTrainStep gs(net, opt, /*capture=*/true);
+    app::CondenseGraphs graphs(net, opt, cfg.metric, /*capture=*/true);
     std::vector<float> losses;
     for (int64_t inner = 0; inner < cfg.inner; ++inner)
-      losses.push_back(app::condense_inner_step(dev, cfg, st, net, opt, 0, inner, graph ? &gs : nullptr));
-    *captures = gs.captures(), *replays = gs.replays();
-    std::vector<std::vector<float>> out = params_of(net);
-    for (const Tensor& s : st.stored) out.push_back(s.to_vector());
-    out.push_back(losses);
-    return out;
+      losses.push_back(app::condense_inner_step(dev, cfg, st, net, opt, 0, inner, graph ? &graphs : nullptr));
+    Run r;
+    r.values = params_of(net);
+    for (const Tensor& s : st.stored) r.values.push_back(s.to_vector());
+    r.values.push_back(losses);
+    r.match_replays = graphs.match.replays(), r.train_replays = graphs.train.replays();
+    r.captures = graphs.match.captures() + graphs.train.captures();
+    CHECK(graphs.match.capture_error() == "");
+    CHECK(graphs.train.capture_error() == "");
+    return r;
   };
-  int64_t cap_e = 0, rep_e = 0, cap_g = 0, rep_g = 0;
-  const auto eager = run(false, &cap_e, &rep_e), graphed = run(true, &cap_g, &rep_g);
-  CHECK(cap_g == 1);
-  CHECK(rep_g == 6);
-  CHECK(rep_e == 0);
-  REQUIRE(eager.size() == graphed.size());
-  for (size_t k = 0; k < eager.size(); ++k) {
+  const Run eager = run(false), graphed = run(true);
+  CHECK(graphed.captures == 2);
+  CHECK(graphed.match_replays == 6);
+  CHECK(graphed.train_replays == 6);
+  CHECK(eager.match_replays + eager.train_replays == 0);
+  REQUIRE(eager.values.size() == graphed.values.size());
+  for (size_t k = 0; k < eager.values.size(); ++k) {
     CAPTURE(k);  // net parameters, then the stored images per class, then the inner steps' losses
-    CHECK(graphed[k] == eager[k]);
+    CHECK(graphed.values[k] == eager.values[k]);
   }
 }
