@@ -1,10 +1,12 @@
 // apps/bench: times ConvNet-3 training steps and IDC gradient-matching steps on our engine (median of N runs
 // after warm-up) and reports peak memory; bench/compare.py runs PyTorch on the same cases and prints ratios.
-// --graph (CUDA) also times the train/match steps replayed from a captured CUDA graph (rows "<case>+graph").
+// --graph (CUDA) also times the train/match steps replayed from a captured CUDA graph (rows "<case>+graph"), and
+// aug28/cond28 through the apps' --cuda-graph steps.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include "apps/common/cli.h"
+#include "apps/common/condense.h"
 #include "apps/bench/lbpe_bench.h"
 #include "apps/bench/timing.h"
 #include "apps/common/matching.h"
@@ -71,6 +73,31 @@ std::function<void()> augmented_step(const Case& c, Device dev, bool graphed = f
     const std::vector<int64_t> idx(order.begin() + at, order.begin() + at + kBatch);
     app::train_batch(*net, *opt, *set, idx, dsa.get(), 0.5f, 4, (*step)++, nullptr, nullptr, gs.get())
         .item();  // synchronises
+  };
+}
+
+// The apps' condense inner step (app::condense_inner_step, Fashion-MNIST defaults at IPC 10, factor 2: every class
+// matched once with Siamese DSA, then 500 real images of network training with DSA + CutMix) on 1000 random
+// 28x28 images of 10 classes. graphed: with --cuda-graph's CondenseGraphs. Engine only (no PyTorch twin).
+std::function<void()> condense_step(Device dev, bool graphed) {
+  data::Dataset d;
+  d.name = "fashion-mnist", d.num_classes = 10, d.channels = 1, d.height = 28, d.width = 28;
+  d.mean = {0.2861f}, d.std = {0.3530f};
+  d.images = rand_uniform({1000, 1, 28, 28}, 7, 0, 0);
+  std::vector<int64_t> lab(1000);
+  for (int64_t i = 0; i < 1000; ++i) lab[i] = i % 10;
+  d.labels = from_int_vector(lab, {1000});
+  auto cfg = std::make_shared<app::CondenseConfig>(app::default_condense_config("fashion-mnist", 10, 2));
+  cfg->device = dev, cfg->progress = false;
+  cfg->inner = int64_t{1} << 20;  // one net for every timed step; keeps each step's draws distinct
+  auto st = std::make_shared<app::CondenseState>(app::condense_init(d, *cfg));
+  auto set = std::make_shared<data::Dataset>(app::resident_for_training(d, dev));
+  auto net = std::make_shared<ConvNet>(app::convnet_for(d), 1, dev);
+  auto opt = std::make_shared<SGD>(net->parameters(), 0.01f, 0.9f, 5e-4f);
+  auto graphs = graphed ? std::make_shared<app::CondenseGraphs>(*net, *opt, cfg->metric, /*capture=*/true) : nullptr;
+  auto inner = std::make_shared<int64_t>(0);
+  return [cfg, st, set, net, opt, graphs, inner] {
+    (void)app::condense_inner_step(*set, *cfg, *st, *net, *opt, 0, (*inner)++, graphs.get());  // reads its loss
   };
 }
 
@@ -203,8 +230,8 @@ int main(int argc, char** argv) {
   app.add_option("--syn", n_syn, "matching step: synthetic images")->check(CLI::PositiveNumber);
   app.add_option("--cases", cases_arg,
                  "comma list of train28, train32, match28, match32, inner28, score28, aug28 (the apps' step: DSA + "
-                 "CutMix, batch 64), lbpe (the fused per-sample kernel's bandwidth against a device copy; not in the "
-                 "default list)");
+                 "CutMix, batch 64); not in the default list: cond28 (the apps' condense inner step, engine only), "
+                 "lbpe (the fused per-sample kernel's bandwidth against a device copy)");
   app.add_option("--json", json_out, "write results as JSON");
   app.add_flag("--graph", graph, "CUDA: also time train/match steps replayed from a captured CUDA graph");
   bool tf32 = false;
@@ -229,7 +256,7 @@ int main(int argc, char** argv) {
     }
     std::vector<Case> all = {{"train28", 1, 28, false}, {"train32", 3, 32, false}, {"match28", 1, 28, true},
                              {"match32", 3, 32, true},   {"inner28", 1, 28, true},   {"score28", 1, 28, false},
-                             {"aug28", 1, 28, false}};
+                             {"aug28", 1, 28, false}, {"cond28", 1, 28, false}};
     nlohmann::json out = nlohmann::json::array();
     std::printf("%-9s %-34s %10s %10s %12s\n", "case", "what", "median ms", "min ms", "peak MiB");
     for (const Case& c : all) {
@@ -237,10 +264,11 @@ int main(int argc, char** argv) {
       const int64_t train_batch = c.name == "score28" ? 64 : batch;
       // inner28 and aug28 upload per-step data (labels, batch indices, augmentation draws) from the host inside
       // their steps, so they cannot be captured whole (aug28+graph captures its network half, as the apps do).
-      const bool graphable = c.name != "inner28" && c.name != "aug28";
+      const bool graphable = c.name != "inner28" && c.name != "aug28" && c.name != "cond28";
       auto build = [&](bool for_graph) {
-        return c.name == "inner28" ? inner_step(c, dev)
-               : c.name == "aug28" ? augmented_step(c, dev)
+        return c.name == "inner28"  ? inner_step(c, dev)
+               : c.name == "aug28"  ? augmented_step(c, dev)
+               : c.name == "cond28" ? condense_step(dev, false)
                : c.matching        ? match_step(c, n_real, n_syn, dev, for_graph)
                                    : train_step(c, train_batch, dev, for_graph);
       };
@@ -250,6 +278,7 @@ int main(int argc, char** argv) {
       Timing t = time_runs(step, reps, dev);
       std::string what = c.name == "inner28"   ? std::string("IDC inner step, 10 classes, no aug")
                        : c.name == "aug28"     ? std::string("DSA+CutMix step, batch 64, 1x28x28")
+                       : c.name == "cond28"    ? std::string("apps' condense inner step, 10 classes")
                        : c.name == "score28" ? std::string("scoring-run step, batch 64, 1x28x28")
                        : c.matching ? cat(n_real, " real + ", n_syn, " syn, ", c.channels, "x", c.size, "x", c.size)
                                      : cat("batch ", batch, ", ", c.channels, "x", c.size, "x", c.size);
@@ -265,18 +294,19 @@ int main(int argc, char** argv) {
       out.push_back({{"case", c.name}, {"what", what}, {"median_ms", med}, {"min_ms", mn}, {"peak_mib", t.peak_mib},
                      {"device", device}, {"numerics", app::numerics_json()}, {"host_waits_per_step", t.host_waits},
                      {"uploads_per_step", t.uploads}, {"upload_bytes_per_step", t.upload_bytes}});
-      if (graph && c.name == "aug28") {
-        // The apps' --cuda-graph step: the input pipeline stays eager, the network half replays from a graph
-        // recorded after two eager warm-up steps; timed whole, as the eager row.
+      if (graph && (c.name == "aug28" || c.name == "cond28")) {
+        // The apps' --cuda-graph steps: the input pipeline stays eager, the network halves replay from graphs
+        // recorded after two eager warm-up runs; timed whole, as the eager row.
         step = nullptr;
-        auto gstep = augmented_step(c, dev, /*graphed=*/true);
+        auto gstep = c.name == "aug28" ? augmented_step(c, dev, /*graphed=*/true) : condense_step(dev, true);
         for (int64_t i = 0; i < std::max<int64_t>(warmup, 3); ++i) gstep();
         Timing tg = time_runs(gstep, reps, dev);
         const double gmed = median(tg.ms), gmn = *std::min_element(tg.ms.begin(), tg.ms.end());
-        std::printf("%-9s %-34s %10.1f %10.1f %12.1f\n", "aug28+graph", what.c_str(), gmed, gmn, tg.peak_mib);
+        const std::string gname = c.name + "+graph";
+        std::printf("%-9s %-34s %10.1f %10.1f %12.1f\n", gname.c_str(), what.c_str(), gmed, gmn, tg.peak_mib);
         std::printf("%-9s per step: %.1f host waits, %.1f uploads (%.0f bytes)\n", "", tg.host_waits, tg.uploads,
                     tg.upload_bytes);
-        out.push_back({{"case", "aug28+graph"}, {"what", what}, {"median_ms", gmed}, {"min_ms", gmn},
+        out.push_back({{"case", gname}, {"what", what}, {"median_ms", gmed}, {"min_ms", gmn},
                        {"peak_mib", tg.peak_mib}, {"device", device}, {"graph", true},
                        {"host_waits_per_step", tg.host_waits}, {"uploads_per_step", tg.uploads}});
         std::fflush(stdout);
