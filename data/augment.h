@@ -35,7 +35,8 @@ struct DsaDraw {
 
 // IDC DiffAug (misc/augment.py), single_aug = True: flip, then colour (brightness, saturation,
 // contrast), then ONE op chosen at random from the rest of the strategy, then cutout; each only when
-// listed. Strategy tokens: color, crop, cutout, flip, scale, rotate, translate, joined by '_'.
+// listed. Strategy tokens: color, crop, cutout, flip, scale, rotate, translate, joined by '_'. Flip and colour
+// run as one engine op (dsa_color: one [N,4] parameter upload, one kernel each way).
 // batch = true: one draw shared by the whole batch (Siamese: concatenate real and synthetic batches, or
 // call twice with the same (seed, draw_id)); batch = false: per-sample draws.
 // Randomness: Philox(seed, stream = fixed id per op kind, index = (draw_id << 32) + per-sample slot),

@@ -121,6 +121,17 @@ Tensor translate(const Tensor& x, const Tensor& shifts, bool inverse = false);
 // elsewhere; its own adjoint.
 Tensor cutout(const Tensor& x, const Tensor& boxes);
 
+// ---- DSA colour: flip + brightness + saturation + contrast as one op (per-sample f32 parameters) ----
+// Bits of dsa_color's `ops`; a part left out is skipped, so its absence is bit-exact.
+constexpr int kDsaFlip = 1, kDsaColor = 2;
+// forward: the map below; adjoint: its linear part transposed (the backward of forward and linear); linear:
+// forward without brightness (the backward of adjoint).
+enum class DsaMode { forward, adjoint, linear };
+// x [N,C,H,W], params f32 [N,4] = (flip, b, s, c) on x's device, per sample: v = x flipped along W if flip != 0
+// (kDsaFlip); with kDsaColor: v += b; v = (v - mean_C v) * s + mean_C v per pixel; y = (v - mean v) * c + mean v
+// over the sample (mean_C: over channels; mean: over C*H*W). Differentiable in x only (the draws are fixed).
+Tensor dsa_color(const Tensor& x, const Tensor& params, int ops, DsaMode mode = DsaMode::forward);
+
 // ---- random (Philox streams; identical on CPU and CUDA) ----
 Tensor rand_uniform(const Shape& shape, uint64_t seed, uint64_t stream, uint64_t offset, float lo = 0.f,
                     float hi = 1.f, Device device = Device::CPU);

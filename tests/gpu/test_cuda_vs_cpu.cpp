@@ -104,6 +104,11 @@ void check_case(const OpCase& c, uint64_t stream) {
   }
 }
 
+// Three samples' dsa_color parameters (flip, brightness, saturation, contrast): flips mixed, IDC's ranges.
+Tensor dsa_params_on(Device d) {
+  return from_vector({1.f, 0.3f, 1.7f, 0.6f, 0.f, -0.4f, 0.2f, 1.4f, 1.f, 0.1f, 0.9f, 1.1f}, {3, 4}, d);
+}
+
 Tensor pos_index(const std::vector<int64_t>& v, Device d) {
   return from_int_vector(v, {static_cast<int64_t>(v.size())}).to(d);
 }
@@ -228,6 +233,22 @@ std::vector<OpCase> nn_cases() {
        [](const Inputs& x, Device d) {
          return cutout(mul(x[0], x[0]), from_int_vector({1, 4, 2, 7, 0, 6, 5, 9, 3, 3, 0, 9}, {3, 4}, d));
        }},
+      // Fused DSA flip + colour: one block per sample over planes of 54 pixels to several block strides (40x70), an
+      // ImageNet-sized image, and each part alone. mul(x, x) makes the op's second order reachable.
+      {"dsa_color", {in({3, 3, 6, 9})},
+       [](const Inputs& x, Device d) {
+         return dsa_color(mul(x[0], x[0]), dsa_params_on(d), kDsaFlip | kDsaColor);
+       }},
+      {"dsa_color 1 channel, 40x70", {in({3, 1, 40, 70})},
+       [](const Inputs& x, Device d) { return dsa_color(mul(x[0], x[0]), dsa_params_on(d), kDsaFlip | kDsaColor); }},
+      {"dsa_color 224x224", {in({2, 3, 224, 224})},
+       [](const Inputs& x, Device d) {
+         return dsa_color(mul(x[0], x[0]), slice(dsa_params_on(d), 0, 0, 2), kDsaFlip | kDsaColor);
+       }},
+      {"dsa_color colour only", {in({3, 3, 17, 23})},
+       [](const Inputs& x, Device d) { return dsa_color(mul(x[0], x[0]), dsa_params_on(d), kDsaColor); }},
+      {"dsa_color flip only", {in({3, 2, 5, 8})},
+       [](const Inputs& x, Device d) { return dsa_color(mul(x[0], x[0]), dsa_params_on(d), kDsaFlip); }},
   };
 }
 

@@ -1,5 +1,5 @@
-// LibTorch parity of the elementwise, reduction, shape, linear-algebra, softmax/loss, resampling and shift ops
-// (forward, first- and second-order gradients on fresh random inputs).
+// LibTorch parity of the elementwise, reduction, shape, linear-algebra, softmax/loss, resampling, shift and
+// DSA colour ops (forward, first- and second-order gradients on fresh random inputs).
 #include <doctest/doctest.h>
 #include <torch/torch.h>
 #include "engine/per_sample.h"
@@ -388,4 +388,39 @@ TEST_CASE("parity: translate (zero fill, both signs) and cutout") {
   const Tensor boxes = from_int_vector({1, 4, 2, 6, 0, 2, 7, 9, 3, 3, 0, 9, 0, 7, 0, 9}, {4, 4});
   check_case(make("cutout", {rnd(xs, stream_of("cutout")), boxes}, [](const YV& x) { return cutout(x[0], x[1]); },
                   [](const TV& x) { return cutout_ref(x[0], x[1]); }));
+}
+
+namespace {
+
+// DSA flip + colour in torch ops, as IDC's DiffAug writes them: where(flip, x.flip(3), x), then brightness,
+// saturation around the channel mean, contrast around the sample mean; params [N,4] = (flip, b, s, c).
+torch::Tensor dsa_color_ref(const torch::Tensor& x, const torch::Tensor& params, int ops) {
+  const int64_t n = x.size(0);
+  auto col = [&](int64_t i) { return params.select(1, i).view({n, 1, 1, 1}); };
+  torch::Tensor v = x;
+  if (ops & kDsaFlip) v = torch::where(col(0) != 0, x.flip(3), x);
+  if (ops & kDsaColor) {
+    v = v + col(1);
+    torch::Tensor mc = v.mean(1, true);
+    v = (v - mc) * col(2) + mc;
+    torch::Tensor m = v.mean({1, 2, 3}, true);
+    v = (v - m) * col(3) + m;
+  }
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("parity: dsa_color (flip, brightness, saturation, contrast; each part alone)") {
+  // Flips mixed; IDC's ranges of brightness [-0.5, 0.5), saturation [0, 2), contrast [0.5, 1.5); C = 3 and 1.
+  const Tensor params =
+      from_vector({1.f, 0.3f, 1.7f, 0.6f, 0.f, -0.4f, 0.2f, 1.4f, 1.f, 0.1f, 0.9f, 1.1f, 0.f, 0.45f, 1.9f, 0.55f},
+                  {4, 4});
+  for (const Shape& xs : {Shape{4, 3, 7, 9}, Shape{4, 1, 12, 10}})
+    for (int ops : {kDsaFlip, kDsaColor, kDsaFlip | kDsaColor}) {
+      const std::string name = "dsa_color " + shp(xs) + " ops " + std::to_string(ops);
+      check_case(Case{name, {rnd(xs, stream_of(name)), params}, {true, false},
+                      [ops](const YV& x) { return dsa_color(x[0], x[1], ops); },
+                      [ops](const TV& x) { return dsa_color_ref(x[0], x[1], ops); }});
+    }
 }
