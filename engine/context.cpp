@@ -27,6 +27,8 @@ Context::Context() : cpu_alloc_(new CachingAllocator(Device::CPU)) {
   // TF32 stays off unless asked for: CUDA results must match the FP32 CPU oracle to 1e-5.
   const char* tf32 = std::getenv("YOCO_ALLOW_TF32");
   allow_tf32 = tf32 && tf32[0] == '1';
+  const char* api = std::getenv("YOCO_CUDNN_API");
+  if (api && std::string(api) == "legacy") cudnn_graph_api = false;
 }
 
 Context::~Context() {

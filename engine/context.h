@@ -53,6 +53,10 @@ class Context {
   // candidates (graph and legacy APIs) and our direct kernels, timed per shape (YOCO_CONV_SEARCH=measured;
   // kernels/conv.h says why it is not the default). Read when a shape is first seen.
   kernels::ConvSearch conv_search = kernels::ConvSearch::Heuristic;
+  // CUDA convolutions through cuDNN's graph API first (default; legacy API as the fallback), or the legacy API
+  // only (YOCO_CUDNN_API=legacy): a switch to tell the two apart when a result looks wrong. Read when a shape is
+  // first seen.
+  bool cudnn_graph_api = true;
   std::string conv_plan_report();    // CUDA convolution plans chosen so far, a line per shape ("" without any)
   int num_threads() const;           // OpenMP threads used by CPU kernels
   Profiler& profiler() { return profiler_; }  // per-kernel timing, on with YOCO_PROFILE=1 (NVTX: YOCO_NVTX=1)

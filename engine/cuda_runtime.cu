@@ -91,6 +91,7 @@ CudaState* create_state() {
 #endif
     h.allow_tf32 = &Context::get().allow_tf32;
     h.conv_search = &Context::get().conv_search;
+    h.cudnn_graph_api = &Context::get().cudnn_graph_api;
     // Allocated here, once: a label check may first run inside a CUDA-graph capture, where cudaMalloc is illegal.
     CUDA_CHECK(cudaMalloc(&s->label_record, sizeof(kernels::LabelErrorRecord)));
     CUDA_CHECK(cudaMemsetAsync(s->label_record, 0xff, sizeof(kernels::LabelErrorRecord), h.stream));

@@ -180,12 +180,13 @@ struct DirPlan {
 // One convolution problem's descriptors and its three directions' choices. Looked up by shape on every call
 // instead of re-deriving them.
 struct ConvPlan {
-  ConvPlan(const ConvShape& cs, bool tf32, ConvSearch search, int64_t align)
-      : d(cs, tf32), shape(cs), tf32(tf32), search(search), align(align) {}
+  ConvPlan(const ConvShape& cs, bool tf32, ConvSearch search, bool graph_api, int64_t align)
+      : d(cs, tf32), shape(cs), tf32(tf32), search(search), graph_api(graph_api), align(align) {}
   ConvDescs d;
   ConvShape shape;
   bool tf32;
   ConvSearch search;
+  bool graph_api;  // cuDNN's graph API may be used (Context::cudnn_graph_api)
   int64_t align;  // bytes every data pointer of this plan's calls is aligned to (graph-API plans rely on it)
   DirPlan<cudnnConvolutionFwdAlgo_t> fwd;
   DirPlan<cudnnConvolutionBwdDataAlgo_t> bwd_data;
@@ -196,7 +197,7 @@ struct ConvPlan {
   }
 };
 
-using PlanKey = std::array<int64_t, 12>;
+using PlanKey = std::array<int64_t, 13>;
 using PlanMap = std::map<PlanKey, std::unique_ptr<ConvPlan>>;
 
 // 16 when all three pointers are 16-byte aligned (the allocator's blocks are; views at odd offsets are not),
@@ -213,10 +214,11 @@ ConvPlan& plan_for(const ConvShape& cs, int64_t align, void* s) {
   PlanMap& plans = *static_cast<PlanMap*>(h.conv_plans.get());
   const bool tf32 = tf32_allowed(s);
   const ConvSearch search = conv_search(s);
-  const PlanKey key{cs.n,      cs.c,         cs.h,         cs.w, cs.k, cs.r, cs.s, cs.pad, cs.stride,
-                    tf32 ? 1 : 0, static_cast<int64_t>(search), align};
+  const bool graph_api = cudnn_graph_api(s);
+  const PlanKey key{cs.n,         cs.c, cs.h, cs.w, cs.k, cs.r, cs.s, cs.pad, cs.stride, tf32 ? 1 : 0,
+                    static_cast<int64_t>(search), graph_api ? 1 : 0, align};
   auto it = plans.find(key);
-  if (it == plans.end()) it = plans.emplace(key, std::make_unique<ConvPlan>(cs, tf32, search, align)).first;
+  if (it == plans.end()) it = plans.emplace(key, std::make_unique<ConvPlan>(cs, tf32, search, graph_api, align)).first;
   return *it->second;
 }
 
@@ -253,11 +255,15 @@ void* prepare(DirPlan<Algo>& dp, ConvPlan& p, ConvDirection dir, Operands io, Al
     cudnnHandle_t h = dnn(stream);
     std::string why_no_graph;
     std::vector<std::unique_ptr<GraphConvPlan>> graphs;
-    try {
-      graphs = graph_conv_plans(h, p.shape, dir, p.tf32, p.align, kMaxWorkspace, measure ? 8 : 1, &why_no_graph);
-    } catch (const std::exception& e) {
-      // A cuDNN that rejects how we build the graph must not take convolutions down: the legacy API still works.
-      why_no_graph = std::string("failed: ") + e.what();
+    if (!p.graph_api) {
+      why_no_graph = "off (YOCO_CUDNN_API=legacy)";
+    } else {
+      try {
+        graphs = graph_conv_plans(h, p.shape, dir, p.tf32, p.align, kMaxWorkspace, measure ? 8 : 1, &why_no_graph);
+      } catch (const std::exception& e) {
+        // A cuDNN that rejects how we build the graph must not take convolutions down: the legacy API still works.
+        why_no_graph = std::string("failed: ") + e.what();
+      }
     }
     auto run_graph = [&](const GraphConvPlan& g) {
       g.run(h, io.a, io.b, io.out, workspace(stream, g.workspace_bytes()));
@@ -433,13 +439,13 @@ std::string conv_plan_report(void* stream) {
   std::string out;
   for (const auto& [key, p] : *static_cast<const PlanMap*>(h.conv_plans.get())) {
     const ConvShape& cs = p->shape;
-    char head[160];
-    std::snprintf(head, sizeof head, "conv %lldx%lldx%lldx%lld -> %lld ch, %lldx%lld, pad %lld, stride %lld (%s%s):\n",
+    char head[192];
+    std::snprintf(head, sizeof head, "conv %lldx%lldx%lldx%lld -> %lld ch, %lldx%lld, pad %lld, stride %lld (%s%s%s):\n",
                   static_cast<long long>(cs.n), static_cast<long long>(cs.c), static_cast<long long>(cs.h),
                   static_cast<long long>(cs.w), static_cast<long long>(cs.k), static_cast<long long>(cs.r),
                   static_cast<long long>(cs.s), static_cast<long long>(cs.pad), static_cast<long long>(cs.stride),
                   p->search == ConvSearch::Measured ? "measured search" : "heuristic search",
-                  p->tf32 ? ", TF32 allowed" : "");
+                  p->tf32 ? ", TF32 allowed" : "", p->graph_api ? "" : ", legacy API only");
     out += head;
     out += "  forward:         " + describe(p->fwd) + "\n";
     out += "  backward input:  " + describe(p->bwd_data) + "\n";

@@ -26,6 +26,7 @@ struct CudaHandles {
   std::vector<void*> retired_workspaces;
   const bool* allow_tf32 = nullptr;  // points at Context::allow_tf32 (read at each call, never copied)
   const ConvSearch* conv_search = nullptr;  // points at Context::conv_search (read when a shape is first seen)
+  const bool* cudnn_graph_api = nullptr;    // points at Context::cudnn_graph_api (likewise)
   // Per-shape convolution plans (descriptors + chosen algorithms), owned here so they die with the context;
   // opaque because only kernels/conv.cu knows the type. Querying cuDNN's heuristics on every call cost far more
   // host time than the convolutions themselves at our sizes.
@@ -44,6 +45,10 @@ inline bool tf32_allowed(void* s) {
 inline ConvSearch conv_search(void* s) {
   const CudaHandles& h = handles(s);
   return h.conv_search != nullptr ? *h.conv_search : ConvSearch::Heuristic;
+}
+inline bool cudnn_graph_api(void* s) {
+  const CudaHandles& h = handles(s);
+  return h.cudnn_graph_api == nullptr || *h.cudnn_graph_api;
 }
 
 // Scratch of at least `bytes` from the handles. Growing allocates a new block and retires the old one (not

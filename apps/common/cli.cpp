@@ -39,6 +39,7 @@ nlohmann::json numerics_json() {
   Context& ctx = Context::get();
   return {{"allow_tf32", ctx.allow_tf32},
           {"cuda_conv_search", ctx.conv_search == kernels::ConvSearch::Measured ? "measured" : "heuristic"},
+          {"cudnn_api", ctx.cudnn_graph_api ? "graph, legacy fallback" : "legacy"},
           {"cpu_conv", ctx.conv_algo == kernels::ConvAlgo::Im2col ? "im2col" : "onednn"},
           {"cpu_threads", ctx.num_threads()}};
 }

@@ -1,6 +1,7 @@
 // CUDA convolutions under both algorithm searches (cuDNN's heuristic pick; timing of cuDNN's deterministic legacy
-// and graph-API candidates and our direct kernels) on ConvNet-3's shapes: each direction matches the CPU oracle,
-// repeats bit for bit, and the plan report says how each was chosen. Skipped (exit 77) without a CUDA device.
+// and graph-API candidates and our direct kernels), and with the legacy API alone, on ConvNet-3's shapes: each
+// direction matches the CPU oracle, repeats bit for bit, and the plan report says how each was chosen. Skipped
+// (exit 77) without a CUDA device.
 #include <doctest/doctest.h>
 #include <string>
 #include <vector>
@@ -67,6 +68,13 @@ struct SearchGuard {
   ~SearchGuard() { Context::get().conv_search = saved; }
 };
 
+// Restores the context's cuDNN API choice likewise.
+struct ApiGuard {
+  bool saved = Context::get().cudnn_graph_api;
+  explicit ApiGuard(bool graph_api) { Context::get().cudnn_graph_api = graph_api; }
+  ~ApiGuard() { Context::get().cudnn_graph_api = saved; }
+};
+
 }  // namespace
 
 TEST_CASE("CUDA convolutions with cuDNN's heuristic choice match the CPU") {
@@ -110,4 +118,20 @@ TEST_CASE("CUDA convolutions with measured algorithm choice match the CPU and re
   CHECK(contains(wide, "; graph API engine"));  // graph-API plans were timed too
   CHECK_FALSE(contains(wide, "yoco direct"));
   CHECK_FALSE(contains(report, "failed"));
+}
+
+TEST_CASE("with the graph API switched off (YOCO_CUDNN_API=legacy) convolutions take the legacy API and match the CPU") {
+  if (!cuda_ready()) return;
+  SearchGuard guard(kernels::ConvSearch::Heuristic);
+  ApiGuard api(false);
+  uint64_t stream = 300;
+  for (const ConvCase& c : kCases) check_case(c, stream += 10);
+  const std::string report = Context::get().conv_plan_report();
+  CAPTURE(report);
+  const std::string head = "conv 256x128x16x16 -> 128 ch, 3x3, pad 1, stride 1 (heuristic search, legacy API only):";
+  const size_t at = report.find(head);
+  REQUIRE(at != std::string::npos);
+  const std::string block = report.substr(at, report.find("conv ", at + 1) - at);
+  CHECK(contains(block, "off (YOCO_CUDNN_API=legacy)"));
+  CHECK_FALSE(contains(block, "graph API engine"));
 }
