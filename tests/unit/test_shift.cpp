@@ -3,7 +3,6 @@
 #include <doctest/doctest.h>
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
@@ -15,6 +14,8 @@
 using namespace yoco;
 using test::dot;
 using test::random_tensor;
+using test::same_bits;
+using test::same_values;
 
 namespace {
 
@@ -74,23 +75,8 @@ Tensor old_dsa(const std::string& strategy, const Tensor& x, const data::DsaDraw
   return y;
 }
 
-// ---- comparisons ----
-
-bool same_bits(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape()) return false;
-  const std::vector<float> x = a.to_vector(), y = b.to_vector();
-  return std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
-}
-
-// Equal as numbers (+0 == -0, NaN never equal): the old gradients came from index_add onto zeros, 0 + (-0) = +0,
-// where the new ones copy the -0.
-bool same_values(const Tensor& a, const Tensor& b) {
-  if (a.shape() != b.shape()) return false;
-  const std::vector<float> x = a.to_vector(), y = b.to_vector();
-  for (size_t i = 0; i < x.size(); ++i)
-    if (!(x[i] == y[i])) return false;
-  return true;
-}
+// Comparisons: test::same_bits, and test::same_values where the old gradients came from index_add onto zeros
+// (0 + (-0) = +0) and the new ones copy the -0.
 
 Tensor shifts_of(const std::vector<int64_t>& sh, const std::vector<int64_t>& sw) {
   std::vector<int64_t> v;

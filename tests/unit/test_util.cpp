@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <unistd.h>
 #include "engine/context.h"
@@ -72,6 +73,16 @@ double dot(const Tensor& a, const Tensor& b) {
   double s = 0;
   for (size_t i = 0; i < va.size(); ++i) s += static_cast<double>(va[i]) * vb[i];
   return s;
+}
+
+bool same_bits(const Tensor& a, const Tensor& b) {
+  if (a.shape() != b.shape()) return false;
+  const std::vector<float> x = a.to_vector(), y = b.to_vector();
+  return x.empty() || std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
+}
+
+bool same_values(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && a.to_vector() == b.to_vector();
 }
 
 TempDir::TempDir(const std::string& prefix) {

@@ -36,6 +36,11 @@ inline Tensor leaf(Tensor t) {
 // Σ a·b over all elements, accumulated in double (adjoint identities, directional derivatives).
 double dot(const Tensor& a, const Tensor& b);
 
+// Same shape and the same bits everywhere (NaNs included, +0 != -0).
+bool same_bits(const Tensor& a, const Tensor& b);
+// Same shape and equal as numbers (+0 == -0, NaN never equal).
+bool same_values(const Tensor& a, const Tensor& b);
+
 // A fresh, empty directory under the system temp dir, removed with everything in it on destruction.
 struct TempDir {
   std::filesystem::path p;
