@@ -258,13 +258,14 @@ bool condense_run(const data::Dataset& train_set, const CondenseConfig& cfg, Con
         return false;
       }
     }
-    for (const StepGraphs* g : {static_cast<const StepGraphs*>(graphs ? &graphs->match : nullptr),
-                                static_cast<const StepGraphs*>(graphs ? &graphs->train : nullptr)})
-      if (g && !g->capture_error().empty() && !graph_error_reported) {
-        std::fprintf(stderr, "condense: CUDA graph capture failed, those steps ran eagerly: %s\n",
-                     g->capture_error().c_str());
+    if (graphs && !graph_error_reported) {  // once per run: each outer iteration's graphs would say the same
+      const std::string& e =
+          graphs->match.capture_error().empty() ? graphs->train.capture_error() : graphs->match.capture_error();
+      if (!e.empty()) {
+        std::fprintf(stderr, "condense: CUDA graph capture failed, those steps ran eagerly: %s\n", e.c_str());
         graph_error_reported = true;
       }
+    }
     st.loss_history.push_back(loss / static_cast<double>(cfg.inner));
     st.next_outer = outer + 1;
     double el = std::chrono::duration<double>(Clock::now() - t0).count();
