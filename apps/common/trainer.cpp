@@ -11,6 +11,7 @@
 #include "engine/context.h"
 #include "engine/ops.h"
 #include "engine/optim.h"
+#include "engine/per_sample.h"
 #include "kernels/rng.h"
 
 namespace yoco::app {
@@ -48,23 +49,23 @@ float evaluate_accuracy(ConvNet& net, const data::Dataset& test, int64_t batch) 
   NoGradGuard no_grad;
   bool was_training = net.training();
   net.set_training(false);
-  int64_t n = test.size(), correct = 0;
-  std::vector<int64_t> labels = test.labels.to_int_vector();
+  const int64_t n = test.size();
+  YOCO_CHECK(n < (int64_t{1} << 24), "evaluate_accuracy: ", n, " test images: the f32 count would round");
+  const Device dev = net.device();
+  const std::vector<int64_t> labels = test.labels.to_int_vector();
+  // Correct predictions are counted where the net is (the fused per-sample kernel's flag: the label is the first
+  // maximum, as torch.argmax) and read once: one host wait per evaluation, not one per batch. Sums of 0/1 in f32
+  // are exact below 2^24.
+  Tensor correct;
   for (int64_t s = 0; s < n; s += batch) {
-    int64_t e = std::min(n, s + batch);
-    Tensor x = data::normalize(slice(test.images, 0, s, e).to(net.device()), test.mean, test.std);
-    std::vector<float> logits = net.forward(x).to_vector();
-    int64_t c = test.num_classes;
-    for (int64_t i = 0; i < e - s; ++i) {
-      const float* row = logits.data() + i * c;
-      int64_t best = 0;
-      for (int64_t k = 1; k < c; ++k)
-        if (row[k] > row[best]) best = k;
-      correct += best == labels[s + i];
-    }
+    const int64_t e = std::min(n, s + batch);
+    Tensor x = data::normalize(slice(test.images, 0, s, e).to(dev), test.mean, test.std);
+    Tensor y = from_int_vector(std::vector<int64_t>(labels.begin() + s, labels.begin() + e), {e - s}, dev);
+    Tensor c = sum(per_sample_stats(net.forward(x), y).correct);
+    correct = correct.defined() ? add(correct, c) : c;
   }
   net.set_training(was_training);
-  return n ? static_cast<float>(correct) / static_cast<float>(n) : 0.f;
+  return n ? correct.item() / static_cast<float>(n) : 0.f;
 }
 
 ConvNetConfig convnet_for(const data::Dataset& d) {

@@ -214,3 +214,18 @@ TEST_CASE("CUDA condensation with graphed matching and network steps equals the 
     CHECK(graphed.values[k] == eager.values[k]);
   }
 }
+
+TEST_CASE("evaluate_accuracy on CUDA counts on the device: the CPU's accuracy, one host wait") {
+  if (!cuda_ready()) return;
+  const data::Dataset host = test::two_class_dataset(203, 9900);
+  const data::Dataset dev = app::resident_for_training(host, kCuda);
+  ConvNet net_cpu(app::convnet_for(host), 13, Device::CPU), net_gpu(app::convnet_for(host), 13, kCuda);
+  const float want = app::evaluate_accuracy(net_cpu, host, 50);
+  (void)app::evaluate_accuracy(net_gpu, dev, 50);  // warm-up: convolution plans
+  Context::get().synchronize();
+  Context::get().reset_transfers();
+  const float got = app::evaluate_accuracy(net_gpu, dev, 50);
+  CHECK(Context::get().transfers().host_waits == 1);
+  // A prediction within rounding of a tie may flip between the backends: allow one sample.
+  CHECK(std::fabs(got - want) <= 1.f / 203.f + 1e-6f);
+}

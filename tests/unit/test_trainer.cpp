@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 #include "apps/common/trainer.h"
+#include "engine/context.h"
 #include "engine/ops.h"
 #include "tests/unit/test_util.h"
 
@@ -63,4 +64,30 @@ TEST_CASE("the static-buffer (CUDA-graph) training step equals the eager one bit
   const data::Dataset d = test::two_class_dataset(23, 9400);
   ConvNet fresh(app::convnet_for(d), 6, Device::CPU);
   CHECK(fresh.parameters()[0].to_vector() != eager.params[0]);
+}
+
+TEST_CASE("evaluate_accuracy counts first-maximum top-1 hits, across batches, as a host argmax does") {
+  const data::Dataset d = test::two_class_dataset(53, 9800);
+  ConvNet net(app::convnet_for(d), 12, Device::CPU);
+  // The reference: logits of the whole set at once, argmax on the host (first maximum wins).
+  NoGradGuard no_grad;
+  net.set_training(false);
+  const std::vector<float> logits = net.forward(data::normalize(d.images, d.mean, d.std)).to_vector();
+  net.set_training(true);
+  const std::vector<int64_t> labels = d.labels.to_int_vector();
+  int64_t hits = 0;
+  for (int64_t i = 0; i < d.size(); ++i) {
+    const float* row = logits.data() + i * d.num_classes;
+    int64_t best = 0;
+    for (int64_t k = 1; k < d.num_classes; ++k)
+      if (row[k] > row[best]) best = k;
+    hits += best == labels[i];
+  }
+  REQUIRE(hits > 0);
+  REQUIRE(hits < d.size());  // neither all right nor all wrong: the count itself is checked
+  for (int64_t batch : {7, 53, 500}) {
+    CAPTURE(batch);
+    CHECK(app::evaluate_accuracy(net, d, batch) == static_cast<float>(hits) / static_cast<float>(d.size()));
+  }
+  CHECK(net.training());  // restored
 }
