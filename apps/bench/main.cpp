@@ -48,6 +48,19 @@ Tensor loss_of(const Tensor& logits, const Tensor& labels, const Tensor& onehot)
   return onehot.defined() ? cross_entropy_soft(logits, onehot) : cross_entropy(logits, labels);
 }
 
+// n random [0,1) images of channels x size x size standing in for Fashion-MNIST (its mean/std, 10 classes, label
+// i % 10), host-side as a loaded dataset is.
+data::Dataset random_fashion_set(int64_t n, int64_t channels, int64_t size, uint64_t seed) {
+  data::Dataset d;
+  d.name = "fashion-mnist", d.num_classes = 10, d.channels = channels, d.height = size, d.width = size;
+  d.mean = {0.2861f}, d.std = {0.3530f};
+  d.images = rand_uniform({n, channels, size, size}, seed, 0, 0);
+  std::vector<int64_t> lab(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) lab[i] = i % 10;
+  d.labels = from_int_vector(lab, {n});
+  return d;
+}
+
 // The apps' training step as evaluate and the scoring run take it (app::train_batch): a batch of 64 gathered from
 // a set of 640 images kept where the net is, normalised, DSA color_crop_flip_scale_rotate per sample, CutMix with
 // p = 0.5, then forward, loss, backward, SGD. Each run draws a new batch and new augmentations. graphed: the
@@ -56,14 +69,8 @@ std::function<void()> augmented_step(const Case& c, Device dev, bool graphed = f
   constexpr int64_t kSet = 640, kBatch = 64;
   auto net = std::make_shared<ConvNet>(net_config(c), 1, dev);
   auto opt = std::make_shared<SGD>(net->parameters(), 0.01f, 0.9f, 5e-4f);
-  data::Dataset d;
-  d.name = "fashion-mnist", d.num_classes = 10, d.channels = c.channels, d.height = c.size, d.width = c.size;
-  d.mean = {0.2861f}, d.std = {0.3530f};
-  d.images = rand_uniform({kSet, c.channels, c.size, c.size}, 3, 0, 0);
-  std::vector<int64_t> lab(kSet);
-  for (int64_t i = 0; i < kSet; ++i) lab[i] = i % 10;
-  d.labels = from_int_vector(lab, {kSet});
-  auto set = std::make_shared<data::Dataset>(app::resident_for_training(d, dev));
+  auto set = std::make_shared<data::Dataset>(
+      app::resident_for_training(random_fashion_set(kSet, c.channels, c.size, 3), dev));
   auto dsa = std::make_shared<data::Dsa>("color_crop_flip_scale_rotate", /*batch=*/false);
   auto step = std::make_shared<uint64_t>(0);
   auto gs = graphed ? std::make_shared<app::GraphedTrainStep>(*net, *opt, /*capture=*/true) : nullptr;
@@ -80,13 +87,7 @@ std::function<void()> augmented_step(const Case& c, Device dev, bool graphed = f
 // matched once with Siamese DSA, then 500 real images of network training with DSA + CutMix) on 1000 random
 // 28x28 images of 10 classes. graphed: with --cuda-graph's CondenseGraphs. Engine only (no PyTorch twin).
 std::function<void()> condense_step(Device dev, bool graphed) {
-  data::Dataset d;
-  d.name = "fashion-mnist", d.num_classes = 10, d.channels = 1, d.height = 28, d.width = 28;
-  d.mean = {0.2861f}, d.std = {0.3530f};
-  d.images = rand_uniform({1000, 1, 28, 28}, 7, 0, 0);
-  std::vector<int64_t> lab(1000);
-  for (int64_t i = 0; i < 1000; ++i) lab[i] = i % 10;
-  d.labels = from_int_vector(lab, {1000});
+  const data::Dataset d = random_fashion_set(1000, 1, 28, 7);
   auto cfg = std::make_shared<app::CondenseConfig>(app::default_condense_config("fashion-mnist", 10, 2));
   cfg->device = dev, cfg->progress = false;
   cfg->inner = int64_t{1} << 20;  // one net for every timed step; keeps each step's draws distinct
