@@ -33,6 +33,8 @@ void write_npz(const std::string& path, const std::vector<std::pair<std::string,
 // Keys without ".npy". Validates the zip structure, CRCs, npy headers and byte counts; refuses compressed
 // entries (np.savez_compressed). Every error names the file and the entry.
 std::map<std::string, NpyArray> read_npz(const std::string& path);
+// The same from bytes in memory; `path` names them in errors.
+std::map<std::string, NpyArray> read_npz_bytes(const char* data, size_t size, const std::string& path);
 
 // The .npy v1.0 serialisation of one array (header padded to a multiple of 64 bytes) and its parser.
 std::vector<char> npy_serialize(const NpyArray& a);
