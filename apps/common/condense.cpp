@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <memory>
 #include "apps/common/cli.h"
+#include "apps/common/finite_check.h"
 #include "apps/common/mix_set.h"
 #include "apps/common/trainer.h"
 #include "data/augment.h"
@@ -43,6 +44,17 @@ std::vector<int64_t> sample_k(const std::vector<int64_t>& pool, int64_t k, uint6
 }
 
 using Clock = std::chrono::steady_clock;
+
+// Stops condensation at the first NaN or inf of an inner step (class -1: the network update), before anything
+// holding it can reach a checkpoint; the last checkpoint written stays as it was.
+void check_finite_step(const CondenseConfig& cfg, float v, const char* what, int64_t outer, int64_t inner,
+                       int64_t cls) {
+  if (std::isfinite(v)) return;
+  YOCO_CHECK(false, "condensation stopped: ", what, " became non-finite (", v, ") at outer iteration ", outer + 1, "/",
+             cfg.niter, ", inner step ", inner + 1, "/", cfg.inner, cls >= 0 ? ", class " + std::to_string(cls) : "",
+             " (lr_img ", cfg.lr_img, "); no checkpoint was written from it",
+             cfg.checkpoint_path.empty() ? "" : " (" + cfg.checkpoint_path + " is left as it was)");
+}
 }  // namespace
 
 const std::vector<std::vector<int64_t>>& CondenseState::class_index(const data::Dataset& train) {
@@ -78,6 +90,22 @@ CondenseConfig default_condense_config(const std::string& dataset, int64_t ipc, 
   return c;
 }
 
+void validate(const CondenseConfig& c, const SettingNames& names) {
+  const SettingCheck check("CondenseConfig", names);
+  check.at_least("ipc", c.ipc, 1);
+  check.at_least("factor", c.factor, 1);
+  check.at_least("niter", c.niter, 1);
+  check.at_least("inner", c.inner, 1);
+  check.positive_finite("lr_img", c.lr_img);
+  check.fraction_below_one("mom_img", c.mom_img);
+  check.at_least("batch_real", c.batch_real, 1);
+  check.at_least("batch_syn_max", c.batch_syn_max, 1);
+  check.at_least("n_data", c.n_data, 1);
+  check.at_least("batch_net", c.batch_net, 1);
+  check.within("cutmix_p", c.cutmix_p, 0, 1);
+  check.at_least("checkpoint_every", c.checkpoint_every, 0);
+}
+
 nlohmann::json condense_config_json(const CondenseConfig& c) {
   return {{"ipc", c.ipc},           {"factor", c.factor},         {"niter", c.niter},
           {"inner", c.inner},       {"metric", metric_name(c.metric)}, {"lr_img", c.lr_img},
@@ -89,6 +117,7 @@ nlohmann::json condense_config_json(const CondenseConfig& c) {
 }
 
 CondenseState condense_init(const data::Dataset& train, const CondenseConfig& cfg) {
+  validate(cfg);
   data::CondensedSet mix = make_mix_set(train, cfg.ipc, cfg.factor);
   CondenseState s;
   for (int64_t c = 0; c < train.num_classes; ++c) {
@@ -108,15 +137,24 @@ float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg,
   const std::vector<Tensor> weights = net.conv_weights();
   // Each class's matching loss stays on the device in its slot (no host wait per class, so the host keeps
   // queueing the next class's work); the host sums the slots in double, in class order, once per inner step.
-  Tensor class_loss = empty({train.num_classes}, DType::F32, dev);
-  auto mean_loss = [&](int64_t classes) {
-    const std::vector<float> v = class_loss.to_vector();
+  // Beside them, in the same read: each class's stored images' nonfinite_probe after its image step (slot K + c)
+  // and the network update's (slot 2K), so the non-finite guard adds no host wait.
+  const int64_t K = train.num_classes;
+  Tensor slots = empty({2 * K + 1}, DType::F32, dev);
+  Tensor class_loss = make_view(slots, {K}, 0);
+  auto mean_loss = [&](int64_t classes, bool net_updated) {
+    const std::vector<float> v = slots.to_vector();
+    for (int64_t k = 0; k < classes; ++k) {  // in the order they were computed: the first bad value is named
+      check_finite_step(cfg, v[static_cast<size_t>(k)], "the matching loss", outer, inner, k);
+      check_finite_step(cfg, v[static_cast<size_t>(K + k)], "the stored images", outer, inner, k);
+    }
+    if (net_updated) check_finite_step(cfg, v[static_cast<size_t>(2 * K)], "the network update's loss", outer, inner, -1);
     double sum = 0;
     for (int64_t k = 0; k < classes; ++k) sum += v[static_cast<size_t>(k)];
     return static_cast<float>(sum / static_cast<double>(std::max<int64_t>(classes, 1)));
   };
-  for (int64_t c = 0; c < train.num_classes; ++c) {
-    if (cfg.stop && cfg.stop->load()) return mean_loss(c);
+  for (int64_t c = 0; c < K; ++c) {
+    if (cfg.stop && cfg.stop->load()) return mean_loss(c, false);
     NvtxRange nvtx("match_step");
     const uint64_t key = (static_cast<uint64_t>(outer) * static_cast<uint64_t>(cfg.inner) + static_cast<uint64_t>(inner)) *
                              static_cast<uint64_t>(train.num_classes) + static_cast<uint64_t>(c);
@@ -160,51 +198,167 @@ float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg,
     buf = buf.defined() ? add(mul_scalar(buf, cfg.mom_img), g_img) : g_img.clone();
     Tensor updated = sub(st.stored[c].detach(), mul_scalar(buf, cfg.lr_img));
     copy_(st.stored[c], updated);
+    Tensor probe_slot = make_view(slots, {1}, K + c);
+    copy_(probe_slot, nonfinite_probe(st.stored[c]));
   }
   // Network update: n_data real images, batch 64, DSA without cutout (per sample) + CutMix.
   const data::Dsa dsa_net(cfg.dsa_net, /*batch=*/false);
   const std::vector<int64_t>& all = st.all_index(train);
   const uint64_t nkey = static_cast<uint64_t>(outer) * static_cast<uint64_t>(cfg.inner) + static_cast<uint64_t>(inner);
   std::vector<int64_t> pick = sample_k(all, cfg.n_data, cfg.seed, kNetDataStream, nkey);
+  Tensor net_probe;  // Σ of the batches' probes, queued eagerly after each (graphed) step: 0 or NaN
   for (int64_t s = 0, b = 0; s < static_cast<int64_t>(pick.size()); s += cfg.batch_net, ++b) {
     std::vector<int64_t> idx(pick.begin() + s, pick.begin() + std::min<int64_t>(s + cfg.batch_net, pick.size()));
-    train_batch(net, net_opt, train, idx, &dsa_net, cfg.cutmix_p, cfg.seed ^ 0x5eedull, (nkey << 8) + static_cast<uint64_t>(b),
-                nullptr, nullptr, graphs ? &graphs->train : nullptr);
+    Tensor loss = train_batch(net, net_opt, train, idx, &dsa_net, cfg.cutmix_p, cfg.seed ^ 0x5eedull,
+                              (nkey << 8) + static_cast<uint64_t>(b), nullptr, nullptr, graphs ? &graphs->train : nullptr);
+    Tensor probe = nonfinite_probe(loss);
+    net_probe = net_probe.defined() ? add(net_probe, probe) : probe;
   }
-  return mean_loss(train.num_classes);
+  Tensor net_slot = make_view(slots, {1}, 2 * K);
+  if (net_probe.defined()) copy_(net_slot, net_probe);
+  return mean_loss(K, net_probe.defined());
 }
 
-void save_checkpoint(const std::string& path, const CondenseConfig& cfg, const CondenseState& s) {
+namespace {
+constexpr const char* kCheckpointKind = "yoco-condense-checkpoint";
+
+// What a checkpoint must agree on with the run that resumes it: the data it condenses and the device, beside the
+// configuration (condense_config_json, numerics included).
+nlohmann::json checkpoint_config_json(const data::Dataset& train, const CondenseConfig& cfg) {
+  nlohmann::json j = condense_config_json(cfg);
+  j["dataset"] = train.name;
+  j["num_classes"] = train.num_classes;
+  j["channels"] = train.channels;
+  j["height"] = train.height;
+  j["width"] = train.width;
+  j["device"] = device_name(cfg.device);
+  return j;
+}
+
+// obj[key] when obj is an object holding key, else nullptr (operator[] would insert a null, at() would throw
+// nlohmann's own message).
+const nlohmann::json* field(const nlohmann::json& obj, const char* key) {
+  if (!obj.is_object()) return nullptr;
+  auto it = obj.find(key);
+  return it == obj.end() ? nullptr : &*it;
+}
+
+// "stored/<k>" -> k for a canonical decimal k (no sign, no leading zero), else -1.
+int64_t class_of(const std::string& name, const std::string& prefix) {
+  if (name.compare(0, prefix.size(), prefix) != 0) return -1;
+  const std::string k = name.substr(prefix.size());
+  if (k.empty() || k.size() > 9 || (k.size() > 1 && k[0] == '0')) return -1;
+  for (char ch : k)
+    if (ch < '0' || ch > '9') return -1;
+  return std::stoll(k);
+}
+
+// A stored or momentum array of class k: f32 [ipc, C, H, W], every value finite.
+void check_class_array(const std::string& path, const std::string& name, const Tensor& t, const Shape& want) {
+  YOCO_CHECK(t.dtype() == DType::F32 && t.shape() == want, path, ": checkpoint array '", name, "' is ", t.str(),
+             ", this run needs f32", shape_str(want));
+  const std::vector<float> v = t.to_vector();
+  const int64_t bad = first_nonfinite(v);
+  YOCO_CHECK(bad < 0, path, ": checkpoint array '", name, "' holds a non-finite value (", bad >= 0 ? v[bad] : 0.f,
+             " at element ", bad, ")");
+}
+}  // namespace
+
+void save_checkpoint(const std::string& path, const data::Dataset& train, const CondenseConfig& cfg,
+                     const CondenseState& s) {
+  // Never checkpoint a NaN or inf: the file would overwrite the last good state and could not be resumed.
   std::map<std::string, Tensor> arrays;
+  auto add_array = [&](const std::string& name, const Tensor& t) {
+    Tensor host = t.detach().cpu();
+    const std::vector<float> v = host.to_vector();
+    const int64_t bad = first_nonfinite(v);
+    YOCO_CHECK(bad < 0, path, ": refusing to write a checkpoint whose '", name, "' holds a non-finite value (",
+               bad >= 0 ? v[bad] : 0.f, " at element ", bad, ") after ", s.next_outer, " outer iterations");
+    arrays[name] = host;
+  };
   for (size_t c = 0; c < s.stored.size(); ++c) {
-    arrays["stored/" + std::to_string(c)] = s.stored[c].detach().cpu();
-    if (s.momentum[c].defined()) arrays["momentum/" + std::to_string(c)] = s.momentum[c].cpu();
+    add_array("stored/" + std::to_string(c), s.stored[c]);
+    if (s.momentum[c].defined()) add_array("momentum/" + std::to_string(c), s.momentum[c]);
   }
-  nlohmann::json meta = {{"kind", "yoco-condense-checkpoint"}, {"next_outer", s.next_outer},
-                         {"config", condense_config_json(cfg)}, {"loss_history", s.loss_history}};
+  for (size_t i = 0; i < s.loss_history.size(); ++i)
+    YOCO_CHECK(std::isfinite(s.loss_history[i]), path, ": refusing to write a checkpoint whose loss_history[", i,
+               "] is ", s.loss_history[i]);
+  nlohmann::json meta = {{"kind", kCheckpointKind}, {"next_outer", s.next_outer},
+                         {"config", checkpoint_config_json(train, cfg)}, {"loss_history", s.loss_history}};
   data::save_arrays_with_meta(path, arrays, meta);
 }
 
-CondenseState load_checkpoint(const std::string& path, const CondenseConfig& cfg) {
+CondenseState load_checkpoint(const std::string& path, const data::Dataset& train, const CondenseConfig& cfg) {
   data::ArraysWithMeta a = data::load_arrays_with_meta(path);
-  YOCO_CHECK(a.meta.value("kind", "") == "yoco-condense-checkpoint", path, ": not a condensation checkpoint");
-  nlohmann::json want = condense_config_json(cfg), have = a.meta["config"];
-  for (const char* k : {"ipc", "factor", "inner", "metric", "lr_img", "batch_real", "n_data", "dsa_match", "dsa_net", "seed"})
-    YOCO_CHECK(have[k] == want[k], path, ": checkpoint was made with ", k, " = ", have[k].dump(), ", this run has ",
-               want[k].dump(), " (resume with the same flags)");
+  const nlohmann::json* kind = field(a.meta, "kind");
+  YOCO_CHECK(kind && *kind == kCheckpointKind, path, ": not a condensation checkpoint (meta.kind is ",
+             kind ? kind->dump() : "missing", ", expected \"", kCheckpointKind, "\")");
+  const nlohmann::json* have = field(a.meta, "config");
+  YOCO_CHECK(have && have->is_object(), path, ": checkpoint meta has no 'config' object");
+  const nlohmann::json want = checkpoint_config_json(train, cfg);
+  auto same = [&](const nlohmann::json* h, const nlohmann::json& w, const std::string& name, const char* hint) {
+    YOCO_CHECK(h && *h == w, path, ": checkpoint was made with ", name, " = ", h ? h->dump() : "(missing)",
+               ", this run has ", w.dump(), hint);
+  };
+  for (const char* k : {"dataset", "num_classes", "channels", "height", "width", "device", "ipc", "factor", "inner",
+                        "metric", "lr_img", "mom_img", "batch_real", "batch_syn_max", "n_data", "batch_net",
+                        "dsa_match", "dsa_net", "cutmix_p", "seed"})
+    same(field(*have, k), want.at(k), k, " (resume with the data and flags the checkpoint was made with)");
+  // The numerics that change results on this run's device (cuda_graph and niter do not: same numbers).
+  const nlohmann::json* num = field(*have, "numerics");
+  const nlohmann::json& want_num = want.at("numerics");
+  const char* num_hint = " (numeric settings that change results must match: YOCO_CONV, OMP_NUM_THREADS, "
+                         "YOCO_ALLOW_TF32, YOCO_CONV_SEARCH, YOCO_CUDNN_API)";
+  std::vector<const char*> numerics;
+  if (cfg.device == Device::CPU) {
+    numerics = {"cpu_conv"};
+    // im2col convolutions give the same bits for any thread count; oneDNN's depend on it.
+    if (want_num.at("cpu_conv") != "im2col") numerics.push_back("cpu_threads");
+  } else {
+    numerics = {"allow_tf32", "cuda_conv_search", "cudnn_api"};
+  }
+  for (const char* k : numerics) same(num ? field(*num, k) : nullptr, want_num.at(k), std::string("numerics.") + k, num_hint);
+
   CondenseState s;
-  s.next_outer = a.meta["next_outer"].get<int64_t>();
-  s.loss_history = a.meta["loss_history"].get<std::vector<double>>();
-  for (int64_t c = 0;; ++c) {
-    auto it = a.arrays.find("stored/" + std::to_string(c));
-    if (it == a.arrays.end()) break;
+  const nlohmann::json* next = field(a.meta, "next_outer");
+  YOCO_CHECK(next && next->is_number_integer() && next->get<int64_t>() >= 0 && next->get<int64_t>() <= cfg.niter,
+             path, ": checkpoint next_outer is ", next ? next->dump() : "(missing)", ", expected an integer in [0, ",
+             cfg.niter, "] (this run's niter)");
+  s.next_outer = next->get<int64_t>();
+  const nlohmann::json* hist = field(a.meta, "loss_history");
+  YOCO_CHECK(hist && hist->is_array() && static_cast<int64_t>(hist->size()) == s.next_outer, path,
+             ": checkpoint loss_history should be an array of next_outer = ", s.next_outer, " numbers, got ",
+             hist ? (hist->is_array() ? std::to_string(hist->size()) + " entries" : hist->type_name()) : "none");
+  for (size_t i = 0; i < hist->size(); ++i) {
+    const nlohmann::json& v = (*hist)[i];
+    YOCO_CHECK(v.is_number() && std::isfinite(v.get<double>()), path, ": checkpoint loss_history[", i, "] is ",
+               v.dump(), ", expected a finite number");
+    s.loss_history.push_back(v.get<double>());
+  }
+
+  // Exactly stored/0..K-1, and momentum/0..K-1 once an outer iteration has run (none before).
+  const int64_t K = train.num_classes;
+  for (const auto& kv : a.arrays) {
+    const int64_t k = std::max(class_of(kv.first, "stored/"), class_of(kv.first, "momentum/"));
+    YOCO_CHECK(k >= 0 && k < K, path, ": unexpected checkpoint array '", kv.first, "' (this run has ", K,
+               " classes: stored/0..", K - 1, " and momentum/0..", K - 1, ")");
+  }
+  const Shape shape{cfg.ipc, train.channels, train.height, train.width};
+  for (int64_t c = 0; c < K; ++c) {
+    const std::string sname = "stored/" + std::to_string(c), mname = "momentum/" + std::to_string(c);
+    auto it = a.arrays.find(sname);
+    YOCO_CHECK(it != a.arrays.end(), path, ": checkpoint has no '", sname, "' (this run has ", K, " classes)");
+    check_class_array(path, sname, it->second, shape);
     Tensor t = it->second.clone().to(cfg.device);
     t.set_requires_grad(true);
     s.stored.push_back(t);
-    auto m = a.arrays.find("momentum/" + std::to_string(c));
+    auto m = a.arrays.find(mname);
+    YOCO_CHECK((m != a.arrays.end()) == (s.next_outer > 0), path, ": checkpoint ",
+               m != a.arrays.end() ? "has" : "lacks", " '", mname, "' after ", s.next_outer,
+               " outer iterations (momentum exists once an outer iteration has run)");
+    if (m != a.arrays.end()) check_class_array(path, mname, m->second, shape);
     s.momentum.push_back(m == a.arrays.end() ? Tensor() : m->second.clone().to(cfg.device));
   }
-  YOCO_CHECK(!s.stored.empty(), path, ": checkpoint holds no stored images");
   return s;
 }
 
@@ -225,6 +379,7 @@ data::CondensedSet state_to_set(const data::Dataset& train, const CondenseConfig
 }
 
 bool condense_run(const data::Dataset& train_set, const CondenseConfig& cfg, CondenseState& st) {
+  validate(cfg);
   const data::Dataset train = resident_for_training(train_set, cfg.device);
   const std::string ckpt = cfg.checkpoint_path;
   auto t0 = Clock::now();
@@ -250,7 +405,7 @@ bool condense_run(const data::Dataset& train_set, const CondenseConfig& cfg, Con
     for (int64_t inner = 0; inner < cfg.inner; ++inner) {
       loss += condense_inner_step(train, cfg, st, net, net_opt, outer, inner, graphs.get());
       if (cfg.stop && cfg.stop->load()) {
-        if (!ckpt.empty()) save_checkpoint(ckpt, cfg, snapshot);
+        if (!ckpt.empty()) save_checkpoint(ckpt, train, cfg, snapshot);
         st = snapshot;
         for (Tensor& t : st.stored) t.set_requires_grad(true);
         std::fprintf(stderr, "condense: stopped; state of %lld complete outer iterations saved to %s\n",
@@ -279,7 +434,7 @@ bool condense_run(const data::Dataset& train_set, const CondenseConfig& cfg, Con
                    format_duration(per * static_cast<double>(cfg.niter - outer - 1)).c_str());
     }
     if (!ckpt.empty() && cfg.checkpoint_every > 0 && st.next_outer % cfg.checkpoint_every == 0)
-      save_checkpoint(ckpt, cfg, st);
+      save_checkpoint(ckpt, train, cfg, st);
   }
   return true;
 }

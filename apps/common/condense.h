@@ -8,6 +8,7 @@
 #include "apps/common/matching.h"
 #include "data/dataset.h"
 #include "apps/common/graphed_step.h"
+#include "apps/common/setting_check.h"
 #include "data/set_file.h"
 #include "engine/optim.h"
 #include "models/convnet.h"
@@ -42,6 +43,10 @@ struct CondenseConfig {
 // IDC's per-dataset defaults (misc/reproduce.py), lr_img tuned as lr·(ipc/10)·(size/base)², base 32
 // (28 for mnist, 224 for imagenet).
 CondenseConfig default_condense_config(const std::string& dataset, int64_t ipc, int64_t factor);
+// Refuses (never replaces) out-of-range settings: counts >= 1 (checkpoint_every >= 0), lr_img positive finite,
+// mom_img in [0, 1), cutmix_p in [0, 1]. Errors name a field as `names` calls it (an app passes its flags), else
+// "CondenseConfig.<field>". condense_init and condense_run call it first.
+void validate(const CondenseConfig& c, const SettingNames& names = {});
 nlohmann::json condense_config_json(const CondenseConfig& c);
 
 struct CondenseState {
@@ -61,7 +66,10 @@ struct CondenseState {
 
 CondenseState condense_init(const data::Dataset& train, const CondenseConfig& cfg);  // IDC init 'mix'
 // Runs outer iterations [state.next_outer, cfg.niter); checkpoints as configured. Returns false when stopped
-// by a signal (state then holds the last complete outer iteration, already checkpointed).
+// by a signal (state then holds the last complete outer iteration, already checkpointed). A NaN or inf in a
+// matching loss, the stored images after an image step or a network update's loss throws an Error naming the
+// outer and inner step (and class), read with the inner step's loss (no extra host wait); the checkpoint file
+// is then left as it was.
 bool condense_run(const data::Dataset& train, const CondenseConfig& cfg, CondenseState& state);
 // The graphed steps of one outer iteration's net (cfg.cuda_graph): its matching steps and network updates.
 struct CondenseGraphs {
@@ -77,8 +85,14 @@ struct CondenseGraphs {
 float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg, CondenseState& state,
                           ConvNet& net, SGD& net_opt, int64_t outer, int64_t inner, CondenseGraphs* graphs = nullptr);
 
-void save_checkpoint(const std::string& path, const CondenseConfig& cfg, const CondenseState& s);
-CondenseState load_checkpoint(const std::string& path, const CondenseConfig& cfg);
+// The checkpoint records the run's configuration with its data (dataset, classes, image shape), device and
+// numerics. save_checkpoint refuses a state holding a NaN or inf. load_checkpoint refuses, with one line naming the
+// file, the field, its value and this run's, a checkpoint that disagrees with this run (data, settings, the numerics
+// that change results on its device, array names and shapes, next_outer in [0, niter], loss_history) or holds a
+// non-finite value.
+void save_checkpoint(const std::string& path, const data::Dataset& train, const CondenseConfig& cfg,
+                     const CondenseState& s);
+CondenseState load_checkpoint(const std::string& path, const data::Dataset& train, const CondenseConfig& cfg);
 data::CondensedSet state_to_set(const data::Dataset& train, const CondenseConfig& cfg, const CondenseState& s);
 
 }  // namespace yoco::app

@@ -2,6 +2,7 @@
 #include "apps/common/prune.h"
 #include <cstdio>
 #include "apps/common/cli.h"
+#include "apps/common/finite_check.h"
 #include "data/augment.h"
 #include "data/set_dataset.h"
 #include "engine/context.h"
@@ -68,6 +69,13 @@ ScoreTable run_scoring(const data::CondensedSet& set, const ScoringOptions& opt,
     t.features = feats;
     t.feat_dim = net.feature_dim();
   }
+  // train_model stops on a non-finite loss; a NaN that reached a statistic some other way must not be saved either.
+  for (const auto& kv : t.difficulty) {
+    const int64_t bad = first_nonfinite(kv.second);
+    YOCO_CHECK(bad < 0, "scoring run: the '", kv.first, "' score of sub-image ", bad, " is ",
+               bad >= 0 ? kv.second[static_cast<size_t>(bad)] : 0.f, "; no scores written");
+  }
+  YOCO_CHECK(first_nonfinite(t.features) < 0, "scoring run: the final model's features are not finite; no scores written");
   if (meta_out) {
     std::vector<int64_t> correct = rec.correct_by_epoch();
     *meta_out = {{"kind", "yoco-scores"},

@@ -3,8 +3,10 @@
 #include "apps/common/trainer.h"
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <memory>
+#include "apps/common/finite_check.h"
 #include "data/augment.h"
 #include "data/cutmix.h"
 #include "engine/autograd.h"
@@ -68,6 +70,19 @@ float evaluate_accuracy(ConvNet& net, const data::Dataset& test, int64_t batch) 
   return n ? correct.item() / static_cast<float>(n) : 0.f;
 }
 
+void validate(const TrainConfig& cfg, const SettingNames& names) {
+  const SettingCheck check("TrainConfig", names);
+  check.at_least("epochs", cfg.epochs, 1);
+  check.at_least("batch", cfg.batch, 1);
+  check.positive_finite("lr", cfg.lr);
+  check.fraction_below_one("momentum", cfg.momentum);
+  check.non_negative_finite("weight_decay", cfg.weight_decay);
+  check.positive_finite("gamma", cfg.gamma);
+  check.within("cutmix_p", cfg.cutmix_p, 0, 1);
+  check.at_least("eval_points", cfg.eval_points, 0);
+  check.at_least("eval_batch", cfg.eval_batch, 1);
+}
+
 ConvNetConfig convnet_for(const data::Dataset& d) {
   ConvNetConfig nc;
   nc.channels = d.channels;
@@ -124,13 +139,13 @@ Tensor train_batch(ConvNet& net, SGD& opt, const data::Dataset& train, const std
 
 TrainResult train_model(ConvNet& net, const data::Dataset& train_set, const data::Dataset* test,
                         const TrainConfig& cfg, const BatchHook& hook) {
+  validate(cfg);
   YOCO_CHECK(train_set.size() > 0, "train_model: empty training set");
   const data::Dataset train = resident_for_training(train_set, net.device());
   // The test images too: each evaluation point then slices them on the device instead of uploading every batch
   // of them again from pageable memory.
   data::Dataset test_resident;
   if (test) test_resident = resident_for_training(*test, net.device());
-  YOCO_CHECK(cfg.epochs > 0 && cfg.batch > 0, "train_model: epochs and batch must be positive");
   const int64_t n = train.size();
   const int64_t iters_per_epoch = (n + cfg.batch - 1) / cfg.batch;  // no drop_last: each sample once per epoch
   const int64_t total_steps = cfg.lr_per_iteration ? cfg.epochs * iters_per_epoch : cfg.epochs;
@@ -153,11 +168,24 @@ TrainResult train_model(ConvNet& net, const data::Dataset& train_set, const data
   // The epoch loss is then summed on the host in double, in step order, from the same float per step as the
   // former per-step item(): the reported numbers are bit-identical to it on CPU and CUDA (a device running sum
   // in f32 would change the rounding). The CPU takes the same path (its copy is a memcpy).
-  Tensor step_losses = empty({iters_per_epoch}, DType::F32, net.device());
-  auto epoch_mean_loss = [&] {
-    std::vector<float> lv = step_losses.to_vector();  // the one host wait of a reported epoch
+  // Slot iters_per_epoch + e holds epoch e's nonfinite_probe of its step losses (0, or NaN once one was NaN or
+  // inf), queued at the epoch's end: a read of the losses sees every epoch so far, with no wait of its own.
+  Tensor loss_slots = empty({iters_per_epoch + cfg.epochs}, DType::F32, net.device());
+  Tensor step_losses = make_view(loss_slots, {iters_per_epoch}, 0);
+  auto epoch_mean_loss = [&](int64_t epoch) {
+    std::vector<float> lv = loss_slots.to_vector();  // the one host wait of a reported epoch
+    const size_t probes = static_cast<size_t>(iters_per_epoch);
+    const int64_t bad = first_nonfinite(lv, probes, probes + static_cast<size_t>(epoch) + 1);
+    if (bad >= 0) {
+      const int64_t bad_epoch = bad - iters_per_epoch;
+      const int64_t it = bad_epoch == epoch ? first_nonfinite(lv, 0, probes) : -1;  // earlier epochs: overwritten
+      YOCO_CHECK(false, cfg.label, "training stopped: the loss is ", it >= 0 ? std::to_string(lv[it]) : "not finite",
+                 " at epoch ", bad_epoch + 1, "/", cfg.epochs,
+                 it >= 0 ? ", iteration " + std::to_string(it + 1) + "/" + std::to_string(iters_per_epoch) : "",
+                 " (lr ", cfg.lr, "): the network diverged");
+    }
     double loss_sum = 0;
-    for (float v : lv) loss_sum += v;
+    for (size_t i = 0; i < probes; ++i) loss_sum += lv[i];
     return static_cast<float>(loss_sum / static_cast<double>(iters_per_epoch));
   };
   for (int64_t epoch = 0; epoch < cfg.epochs; ++epoch) {
@@ -189,20 +217,25 @@ TrainResult train_model(ConvNet& net, const data::Dataset& train_set, const data
       }
     }
     if (!cfg.lr_per_iteration) sched.step();
+    Tensor probe_slot = make_view(loss_slots, {1}, iters_per_epoch + epoch);
+    copy_(probe_slot, nonfinite_probe(step_losses));
     const bool last_epoch = epoch + 1 == cfg.epochs;
-    // Only the last epoch's mean reaches TrainResult; others are read when a progress line shows them.
-    if (last_epoch) res.final_loss = epoch_mean_loss();
-    bool is_eval = test && std::find(eval_epochs.begin(), eval_epochs.end(), epoch + 1) != eval_epochs.end();
+    const bool is_eval = test && std::find(eval_epochs.begin(), eval_epochs.end(), epoch + 1) != eval_epochs.end();
+    const bool report = cfg.progress && (since(t0) - last_print > 2.0 || last_epoch || is_eval);
+    // The losses (and the non-finite guard) are read where the host waits anyway: the last epoch (its mean
+    // reaches TrainResult), a progress line, an eval point (its accuracy waits for the device; a diverged net is
+    // then stopped before it is tested).
+    float epoch_loss = 0.f;
+    if (last_epoch || report || is_eval) epoch_loss = epoch_mean_loss(epoch);
+    if (last_epoch) res.final_loss = epoch_loss;
     if (is_eval) {
       float acc = evaluate_accuracy(net, test_resident, cfg.eval_batch);
       res.evals.push_back({epoch + 1, acc});
       res.best = std::max(res.best, acc);
       res.last = acc;
     }
-    double el = since(t0);
-    if (cfg.progress && (el - last_print > 2.0 || last_epoch || is_eval)) {
-      const float epoch_loss = last_epoch ? res.final_loss : epoch_mean_loss();
-      el = since(t0);  // after the download's wait: the rate and ETA count finished work
+    if (report) {
+      const double el = since(t0);  // after the download's wait: the rate and ETA count finished work
       last_print = el;
       double eta = el / static_cast<double>(epoch + 1) * static_cast<double>(cfg.epochs - epoch - 1);
       std::fprintf(stderr, "%sepoch %lld/%lld loss %.4f lr %.5f %.0f img/s ETA %s%s\n", cfg.label.c_str(),

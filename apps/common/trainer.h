@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 #include "apps/common/graphed_step.h"
+#include "apps/common/setting_check.h"
 #include "data/augment.h"
 #include "data/dataset.h"
 #include "engine/optim.h"
@@ -30,6 +31,11 @@ struct TrainConfig {
   bool progress = true;
   std::string label;  // prefix of progress lines
 };
+
+// Refuses (never replaces) out-of-range settings: epochs, batch, eval_batch >= 1, eval_points >= 0, lr and gamma
+// positive finite, momentum in [0, 1), weight_decay finite >= 0, cutmix_p in [0, 1]. Errors name a field as
+// `names` calls it (an app passes its flags), else "TrainConfig.<field>". train_model calls it first.
+void validate(const TrainConfig& cfg, const SettingNames& names = {});
 
 // What a per-batch hook sees: the batch's dataset indices, the logits on the augmented (and possibly
 // CutMixed) inputs, and the original labels. Used by pruning to accumulate per-sample statistics.
@@ -75,7 +81,9 @@ Tensor train_batch(ConvNet& net, SGD& opt, const data::Dataset& train, const std
 
 // Trains `net` on `train` (images unnormalised [0,1]; normalised here with the dataset's mean/std) and
 // tests on `test` at the eval points when `test` is given. The training and test images are made resident on the
-// net's device for the run (resident_for_training).
+// net's device for the run (resident_for_training). A NaN or infinite loss stops training with an Error naming the
+// epoch (and the iteration when it is in the epoch just read): checked on the device every epoch, read at the
+// loss reads that happen anyway (progress lines, eval points, the last epoch), so no step waits for it.
 TrainResult train_model(ConvNet& net, const data::Dataset& train, const data::Dataset* test, const TrainConfig& cfg,
                         const BatchHook& hook = {});
 

@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   std::string dataset = "fashion-mnist", data_dir, out, device = "cpu", metric, png, resume_path, store = "f32";
   int64_t ipc = 10, factor = 2, niter = -1, inner = -1, batch_real = -1, checkpoint_every = 10, eval_every = 0,
           eval_epochs = 100;
-  float lr_img = -1;
+  float lr_img = 0;
   uint64_t seed = 0;
   bool resume = false, init_only = false;
   app.add_option("-d,--dataset", dataset, "dataset");
@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
     if (niter > 0) cfg.niter = niter;
     if (inner > 0) cfg.inner = inner;
     if (!metric.empty()) cfg.metric = app::parse_metric(metric);
-    if (lr_img > 0) cfg.lr_img = lr_img;
+    if (app.count("--lr-img")) cfg.lr_img = lr_img;  // refused below when out of range, never replaced
     if (batch_real > 0) cfg.batch_real = batch_real;
     cfg.seed = seed;
     cfg.device = app::parse_device(device);
@@ -68,6 +68,8 @@ int main(int argc, char** argv) {
     cfg.checkpoint_every = checkpoint_every;
     cfg.checkpoint_path = out + ".ckpt.npz";
     cfg.stop = &stop_requested;
+    app::validate(cfg, {{"ipc", "--ipc"}, {"factor", "--factor"}, {"niter", "--niter"}, {"inner", "--inner"},
+                        {"lr_img", "--lr-img"}, {"batch_real", "--batch-real"}, {"checkpoint_every", "--checkpoint-every"}});
     data::Dataset train = data::load_dataset(ds, data_dir, true);
     if (init_only) {
       data::CondensedSet mix = app::make_mix_set(train, ipc, factor);
@@ -80,7 +82,7 @@ int main(int argc, char** argv) {
     app::CondenseState st;
     if (resume) {
       YOCO_CHECK(std::filesystem::exists(cfg.checkpoint_path), "--resume: no checkpoint at ", cfg.checkpoint_path);
-      st = app::load_checkpoint(cfg.checkpoint_path, cfg);
+      st = app::load_checkpoint(cfg.checkpoint_path, train, cfg);
       std::fprintf(stderr, "condense: resuming at outer iteration %lld/%lld\n", static_cast<long long>(st.next_outer),
                    static_cast<long long>(cfg.niter));
     } else {
@@ -112,7 +114,7 @@ int main(int argc, char** argv) {
     data::CondensedSet set = app::state_to_set(train, cfg, st);
     set.meta.storage = storage;  // only the final set: the checkpoint keeps exact f32 state for bit-identical resume
     data::save_set(out, set);
-    app::save_checkpoint(cfg.checkpoint_path, cfg, st);
+    app::save_checkpoint(cfg.checkpoint_path, train, cfg, st);
     if (!png.empty()) data::write_set_pngs(png, set);
     std::printf("condensed set written to %s (%lld images, IPC %lld, factor %lld, %s)\n", out.c_str(),
                 static_cast<long long>(set.labels.numel()), static_cast<long long>(ipc), static_cast<long long>(factor),

@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
 
   return app::run_cli("evaluate", app, argc, argv, [&] {
     opt.train.dsa = dsa;
+    app::validate(opt.train, {{"epochs", "--epochs"}, {"batch", "--batch"}, {"lr", "--lr"}, {"cutmix_p", "--cutmix-p"}});
     opt.depth = depth;
     opt.width = width;
     opt.norm = parse_norm(norm);

@@ -62,8 +62,8 @@ TEST_CASE("interrupted + resumed condensation is bit-identical to an uninterrupt
   first.niter = 1;
   CondenseState part = condense_init(d, first);
   REQUIRE(condense_run(d, first, part));
-  save_checkpoint(ckpt, cfg, part);
-  CondenseState resumed = load_checkpoint(ckpt, cfg);
+  save_checkpoint(ckpt, d, cfg, part);
+  CondenseState resumed = load_checkpoint(ckpt, d, cfg);
   CHECK(resumed.next_outer == 1);
   REQUIRE(condense_run(d, cfg, resumed));
   std::filesystem::remove(ckpt);
@@ -84,10 +84,10 @@ TEST_CASE("a checkpoint from other settings is refused") {
   CondenseConfig cfg = toy_config();
   CondenseState st = condense_init(d, cfg);
   std::string ckpt = (std::filesystem::temp_directory_path() / "yoco_condense_refuse_test.ckpt.npz").string();
-  save_checkpoint(ckpt, cfg, st);
+  save_checkpoint(ckpt, d, cfg, st);
   CondenseConfig other = cfg;
   other.lr_img *= 2;
-  CHECK_THROWS_WITH_AS(load_checkpoint(ckpt, other), doctest::Contains("lr_img"), Error);
+  CHECK_THROWS_WITH_AS(load_checkpoint(ckpt, d, other), doctest::Contains("lr_img"), Error);
   std::filesystem::remove(ckpt);
 }
 
