@@ -1,6 +1,7 @@
 // Shared command-line plumbing (see cli.h).
 #include "apps/common/cli.h"
 #include <unistd.h>
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -17,10 +18,11 @@
 namespace yoco::app {
 
 std::string user_message(const std::string& what) {
-  // "path/file.cpp:123: check `x` failed: message" -> "message"
+  // "path/file.cpp:123: check `x` failed: message" -> "message"; the path may be relative (ccache base dirs).
   std::string s = what;
-  auto pos = s.find("failed: ");
-  if (s.rfind("/", 0) == 0 && pos != std::string::npos) s = s.substr(pos + 8);
+  const auto check = s.find(": check `");
+  const auto pos = check == std::string::npos ? check : s.find("` failed: ", check);
+  if (pos != std::string::npos) s = s.substr(pos + 10);
   for (char& c : s)
     if (c == '\n') c = ' ';
   return s;
@@ -33,7 +35,15 @@ int run_cli(const char* prog, CLI::App& app, int argc, char** argv, const std::f
     return app.exit(e);  // --help: CLI11 prints the help, exit code 0
   } catch (const CLI::ParseError& e) {
     // CLI11's own exit() would print two lines and use codes 104-109; the tools promise one line and 1.
-    std::fprintf(stderr, "%s: error: %s\n", prog, user_message(e.what()).c_str());
+    std::string msg = user_message(e.what());
+    // CLI11 reports a misspelt subcommand as "A subcommand is required"; name the word and the choices instead.
+    const auto subs = app.get_subcommands([](CLI::App*) { return true; });
+    const bool known = std::any_of(subs.begin(), subs.end(), [&](CLI::App* s) { return argc > 1 && s->check_name(argv[1]); });
+    if (!subs.empty() && argc > 1 && argv[1][0] != '-' && !known) {
+      msg = std::string("unknown subcommand '") + argv[1] + "': expected one of";
+      for (const CLI::App* s : subs) msg += " " + s->get_name();
+    }
+    std::fprintf(stderr, "%s: error: %s\n", prog, msg.c_str());
     return 1;
   }
   try {
@@ -131,8 +141,8 @@ void check_output_file(const std::string& flag, const std::string& path) {
   YOCO_CHECK(!fs::is_directory(path, ec), flag, ": '", path, "' is a directory, expected a file path");
   fs::path dir = fs::path(path).parent_path();
   if (dir.empty()) dir = ".";
-  YOCO_CHECK(fs::is_directory(dir, ec), flag, ": cannot write '", path, "': directory '", dir.string(),
-             "' does not exist");
+  YOCO_CHECK(fs::is_directory(dir, ec), flag, ": cannot write '", path, "': '", dir.string(),
+             fs::exists(dir, ec) ? "' is not a directory" : "' does not exist");
   YOCO_CHECK(writable_dir(dir), flag, ": cannot write '", path, "': directory '", dir.string(), "' is not writable");
 }
 

@@ -236,7 +236,7 @@ TEST_CASE("output locations are checked before any compute") {
   CHECK(test::contains(test::error_of([&] { check_output_file("--json", dir.p.string()); }),
                        "--json: '" + dir.p.string() + "' is a directory"));
   { std::ofstream(dir / "file") << "x"; }
-  CHECK(test::contains(test::error_of([&] { check_output_file("-o", dir / "file/x.npz"); }), "does not exist"));
+  CHECK(test::contains(test::error_of([&] { check_output_file("-o", dir / "file/x.npz"); }), "is not a directory"));
   CHECK(test::error_of([&] { check_output_dir("-o", dir / "a/b/c"); }) == "<no error>");
   CHECK(!std::filesystem::exists(dir / "a"));  // checking creates nothing
   CHECK(test::contains(test::error_of([&] { check_output_dir("-o", dir / "file"); }), "is not a directory"));
