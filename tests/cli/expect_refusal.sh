@@ -1,6 +1,7 @@
 # Shared by tests/cli/test_*.sh (sourced, not a test itself): run a tool as a user would and check how it refuses.
-# refuses NAME PATTERN CMD...   passes when CMD exits 1, prints exactly one line on stderr containing PATTERN
-#                                (the flag or file it names), nothing on stdout, and creates none of $NO_OUTPUTS.
+# refuses NAME PATTERN CMD...   passes when CMD exits 1 within $REFUSAL_TIMEOUT s (default 30; 124 = it started
+#                                computing), prints exactly one line on stderr containing PATTERN (the flag or file
+#                                it names), nothing on stdout, and creates none of $NO_OUTPUTS.
 # succeeds NAME CMD...          passes when CMD exits 0.
 # finish                        prints "N passed, M failed" and exits 0 or 1.
 passed=0
@@ -15,7 +16,8 @@ refuses() {
   shift 2
   local out err rc lines p
   out=$(mktemp) err=$(mktemp)
-  "$@" >"$out" 2>"$err"
+  # A refusal comes before any compute: a case still running after REFUSAL_TIMEOUT seconds has started working.
+  timeout "${REFUSAL_TIMEOUT:-30}" "$@" >"$out" 2>"$err"
   rc=$?
   lines=$(wc -l <"$err")
   if [ "$rc" -ne 1 ]; then
