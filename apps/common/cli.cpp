@@ -38,7 +38,8 @@ int run_cli(const char* prog, CLI::App& app, int argc, char** argv, const std::f
     std::string msg = user_message(e.what());
     // CLI11 reports a misspelt subcommand as "A subcommand is required"; name the word and the choices instead.
     const auto subs = app.get_subcommands([](CLI::App*) { return true; });
-    const bool known = std::any_of(subs.begin(), subs.end(), [&](CLI::App* s) { return argc > 1 && s->check_name(argv[1]); });
+    const bool known =
+        std::any_of(subs.begin(), subs.end(), [&](CLI::App* s) { return argc > 1 && s->check_name(argv[1]); });
     if (!subs.empty() && argc > 1 && argv[1][0] != '-' && !known) {
       msg = std::string("unknown subcommand '") + argv[1] + "': expected one of";
       for (const CLI::App* s : subs) msg += " " + s->get_name();
@@ -112,7 +113,8 @@ CLI::Validator unsigned_int() {
         bool ok = !s.empty() && std::isdigit(static_cast<unsigned char>(s[0]));
         if (ok) std::strtoull(s.c_str(), &end, 10);
         if (ok && errno != ERANGE && *end == '\0') return {};
-        return "expected a non-negative integer, got '" + s + "'" + (ok && errno == ERANGE ? " (too large: at most 2^64-1)" : "");
+        const bool overflow = ok && errno == ERANGE;
+        return "expected a non-negative integer, got '" + s + "'" + (overflow ? " (too large: at most 2^64-1)" : "");
       },
       "UINT");
 }

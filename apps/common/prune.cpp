@@ -156,7 +156,8 @@ ScoreTable load_score_table(const std::string& path, const data::CondensedSet& s
   YOCO_CHECK(m.is_object(), path, ": meta is not a JSON object");
   const std::string kind = score_meta<std::string>(m, "kind", path, "the string 'yoco-scores'");
   YOCO_CHECK(kind == "yoco-scores", path, ": not a scores file (meta.kind is '", kind, "', expected 'yoco-scores')");
-  const std::string fp = set_fingerprint(set), file_fp = score_meta<std::string>(m, "set_fingerprint", path, "a string");
+  const std::string fp = set_fingerprint(set);
+  const std::string file_fp = score_meta<std::string>(m, "set_fingerprint", path, "a string");
   YOCO_CHECK(file_fp == fp, path, ": these scores were computed on another set (fingerprint ", file_fp,
              ", this set is ", fp, ")");
   // Everything selection reads must agree with the set itself, not only the fingerprint string.
@@ -194,7 +195,8 @@ ScoreTable load_score_table(const std::string& path, const data::CondensedSet& s
   const Tensor& f = entry("features");
   YOCO_CHECK(f.dtype() == DType::F32 && f.dim() == 2 && f.size(0) == n && f.size(1) >= 1 &&
                  f.size(1) <= kMaxFeatureDim,
-             path, ": entry 'features' is ", entry_desc(f), ", expected f32[", n, ",d] with 1 <= d <= ", kMaxFeatureDim);
+             path, ": entry 'features' is ", entry_desc(f), ", expected f32[", n, ",d] with 1 <= d <= ",
+             kMaxFeatureDim);
   check_finite(f, path, "features");
   t.feat_dim = f.size(1);
   t.features = f.to_vector();

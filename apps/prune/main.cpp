@@ -120,7 +120,8 @@ int main(int argc, char** argv) {
   table->add_option("--score-epochs", to.scoring.train.epochs, "scoring-run epochs (protocol 1000)")
       ->check(app::positive_int());
   table->add_option("--stop-epoch", to.scoring.score.stop_epoch, "LBPE window [0, stop)")->check(app::positive_int());
-  table->add_option("--eval-epochs", to.eval.train.epochs, "evaluation epochs (protocol 1000)")->check(app::positive_int());
+  table->add_option("--eval-epochs", to.eval.train.epochs, "evaluation epochs (protocol 1000)")
+      ->check(app::positive_int());
   table->add_option("--repeat", to.eval.repeat, "evaluations per pruned set")->check(app::positive_int());
   table->add_option("--eval-points", to.eval.train.eval_points, "test checkpoints per evaluation (protocol 4)")
       ->check(app::positive_int());
