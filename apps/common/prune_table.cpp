@@ -68,7 +68,11 @@ std::string render_markdown(const data::CondensedSet& set, const TableOptions& o
 
 std::string run_prune_table(const data::CondensedSet& set, const TableOptions& opt) {
   auto t0 = std::chrono::steady_clock::now();
-  fs::create_directories(opt.out_dir);
+  // A report of nothing would only create an empty results directory: --report-only needs an existing one.
+  if (opt.report_only)
+    YOCO_CHECK(fs::is_directory(opt.out_dir), "--report-only: '", opt.out_dir, "' is not a results directory");
+  else
+    fs::create_directories(opt.out_dir);
   std::vector<std::string> methods = opt.methods;
   if (methods.empty()) {
     methods = table_methods();

@@ -148,14 +148,21 @@ std::vector<int64_t> ccs_bin_allocate(const std::vector<int64_t>& sizes, int64_t
 }
 
 std::vector<int64_t> select_indices(const ScoreTable& t, const SelectSpec& spec, int64_t ipc_target, uint64_t seed) {
-  YOCO_CHECK(ipc_target >= 1 && ipc_target < t.ipc_from, "--ipc-target ", ipc_target, " must be in [1, ",
-             t.ipc_from, ") for a set of IPC ", t.ipc_from);
+  YOCO_CHECK(ipc_target >= 1 && ipc_target < t.ipc_from, "--ipc-target ", ipc_target, " is not below the set's IPC ",
+             t.ipc_from, ": expected a target in [1, ", t.ipc_from - 1, "]");
   const int64_t per_target = ipc_target * t.factor * t.factor;
-  const int64_t global_keep = static_cast<int64_t>(static_cast<double>(ipc_target) / t.ipc_from * t.n());
+  // Imbalanced rules keep int(t/ipc_from · N) of the set's actual N sub-images; for a balanced set that is
+  // exactly t·f² per class on average, computed without rounding.
+  const bool balanced_set = t.n() == t.per_class() * t.num_classes;
+  const int64_t global_keep = balanced_set ? per_target * t.num_classes
+                                           : static_cast<int64_t>(static_cast<double>(ipc_target) / t.ipc_from * t.n());
+  YOCO_CHECK(global_keep >= 1, "--ipc-target ", ipc_target, " keeps no image of the set's ", t.n());
   auto classes = by_class(t);
-  for (int64_t c = 0; c < t.num_classes; ++c)
-    YOCO_CHECK(static_cast<int64_t>(classes[c].size()) >= per_target, "class ", c, " has ", classes[c].size(),
-               " sub-images, fewer than the ", per_target, " that IPC ", ipc_target, " keeps");
+  // Balanced rules keep t·f² in every class, so each class must hold that many (a pruned imbalanced set may not).
+  for (int64_t c = 0; c < t.num_classes && spec.balanced; ++c)
+    YOCO_CHECK(static_cast<int64_t>(classes[c].size()) >= per_target, "--ipc-target ", ipc_target, ": class ", c,
+               " has ", classes[c].size(), " sub-images, fewer than the ", per_target, " per class that ",
+               spec.name(), " keeps (balanced); use an _imbalance rule or a smaller target");
   std::vector<int64_t> all(static_cast<size_t>(t.n()));
   std::iota(all.begin(), all.end(), 0);
   std::vector<int64_t> out;
@@ -177,7 +184,7 @@ std::vector<int64_t> select_indices(const ScoreTable& t, const SelectSpec& spec,
         out.insert(out.end(), p.begin(), p.end());
       }
     } else {
-      out = ssp_pick(t, all, per_target * t.num_classes, ks);
+      out = ssp_pick(t, all, global_keep, ks);
     }
   } else if (spec.metric == "ccs") {
     const std::vector<float>& s = scores_of(t, "el2n");

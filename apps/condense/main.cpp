@@ -30,29 +30,35 @@ int main(int argc, char** argv) {
   bool resume = false, init_only = false;
   app.add_option("-d,--dataset", dataset, "dataset");
   app.add_option("--data-dir", data_dir, "dataset directory");
-  app.add_option("--ipc", ipc, "stored images per class")->check(CLI::PositiveNumber);
+  app.add_option("--ipc", ipc, "stored images per class")->check(app::positive_int());
   app.add_option("-f,--factor", factor, "multi-formation factor (sub-images per stored image = f²)")
-      ->check(CLI::PositiveNumber);
+      ->check(app::positive_int());
   app.add_option("-o,--out", out, "condensed set .npz to write")->required();
-  app.add_option("--niter", niter, "outer iterations (IDC: 2000)")->check(CLI::PositiveNumber);
-  app.add_option("--inner", inner, "inner steps per outer iteration (IDC: 100)")->check(CLI::PositiveNumber);
+  app.add_option("--niter", niter, "outer iterations (IDC: 2000)")->check(app::positive_int());
+  app.add_option("--inner", inner, "inner steps per outer iteration (IDC: 100)")->check(app::positive_int());
   app.add_option("--metric", metric, "l1 | mse | cos (default per dataset)");
   app.add_option("--lr-img", lr_img, "image learning rate (default per dataset, IPC- and size-scaled)");
-  app.add_option("--batch-real", batch_real, "real images per class step")->check(CLI::PositiveNumber);
-  app.add_option("--seed", seed, "seed");
+  app.add_option("--batch-real", batch_real, "real images per class step")->check(app::positive_int());
+  app.add_option("--seed", seed, "seed")->check(app::unsigned_int());
   app.add_option("--device", device, "cpu | cuda");
   bool cuda_graph = false;
   app.add_flag("--cuda-graph", cuda_graph,
                "CUDA: replay each network-update step (and quick-eval training step) from a CUDA graph (same numbers)");
-  app.add_option("--checkpoint-every", checkpoint_every, "outer iterations between checkpoints (0: only on exit)");
+  app.add_option("--checkpoint-every", checkpoint_every, "outer iterations between checkpoints (0: only on exit)")
+      ->check(app::non_negative_int());
   app.add_flag("--resume", resume, "continue from <out>.ckpt.npz");
   app.add_flag("--init-only", init_only, "write the 'mix' initialisation itself (the baseline condensation starts from)");
   app.add_option("--png", png, "also write a PNG grid of the stored and decoded images");
-  app.add_option("--eval-every", eval_every, "quick evaluation every K outer iterations (0: off)");
-  app.add_option("--eval-epochs", eval_epochs, "epochs of the quick evaluation");
+  app.add_option("--eval-every", eval_every, "quick evaluation every K outer iterations (0: off)")
+      ->check(app::non_negative_int());
+  app.add_option("--eval-epochs", eval_epochs, "epochs of the quick evaluation")->check(app::positive_int());
   app.add_option("--store", store, "image storage of the written set: f32 | f16 (half the size; checkpoints stay f32)");
 
   return app::run_cli("condense", app, argc, argv, [&] {
+    // Output locations first: a bad path must fail now, not after hours of condensation.
+    app::check_output_file("-o/--out", out);
+    app::check_output_file("-o/--out (checkpoint)", out + ".ckpt.npz");
+    if (!png.empty()) app::check_output_file("--png", png);
     std::string ds = data::canonical_dataset_name(dataset);
     const data::SetStorage storage = data::parse_storage(store, "--store");
     app::CondenseConfig cfg = app::default_condense_config(ds, ipc, factor);

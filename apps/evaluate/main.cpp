@@ -20,20 +20,20 @@ int main(int argc, char** argv) {
   auto* src = app.add_option_group("source", "what to train on (exactly one)");
   src->add_option("-i,--input", input, "condensed/pruned set .npz (its sub-images are decoded)");
   src->add_option("--random-ipc", random_ipc, "a class-balanced random real subset of N images per class")
-      ->check(CLI::PositiveNumber);
+      ->check(app::positive_int());
   src->add_flag("--full", full, "the whole real training set");
   src->require_option(1);
   app.add_option("-d,--dataset", dataset, "dataset (fashion-mnist, mnist, cifar10, cifar100, imagenet10)");
   app.add_option("--data-dir", data_dir, "dataset directory (default: the dataset's standard location)");
-  app.add_option("--epochs", opt.train.epochs, "training epochs (protocol: 1000)")->check(CLI::PositiveNumber);
-  app.add_option("--batch", opt.train.batch, "batch size")->check(CLI::PositiveNumber);
+  app.add_option("--epochs", opt.train.epochs, "training epochs (protocol: 1000)")->check(app::positive_int());
+  app.add_option("--batch", opt.train.batch, "batch size")->check(app::positive_int());
   app.add_option("--lr", opt.train.lr, "SGD learning rate");
-  app.add_option("--repeat", opt.repeat, "runs with different seeds (mean ± std)")->check(CLI::PositiveNumber);
-  app.add_option("--seed", opt.train.seed, "base seed (run r uses seed + r)");
+  app.add_option("--repeat", opt.repeat, "runs with different seeds (mean ± std)")->check(app::positive_int());
+  app.add_option("--seed", opt.train.seed, "base seed (run r uses seed + r)")->check(app::unsigned_int());
   app.add_option("--dsa", dsa, "DSA strategy, or 'none'");
-  app.add_option("--cutmix-p", opt.train.cutmix_p, "CutMix probability")->check(CLI::Range(0.0, 1.0));
-  app.add_option("--depth", depth, "ConvNet depth")->check(CLI::PositiveNumber);
-  app.add_option("--width", width, "ConvNet width")->check(CLI::PositiveNumber);
+  app.add_option("--cutmix-p", opt.train.cutmix_p, "CutMix probability")->check(app::probability());
+  app.add_option("--depth", depth, "ConvNet depth")->check(app::positive_int());
+  app.add_option("--width", width, "ConvNet width")->check(app::positive_int());
   app.add_option("--norm", norm, "instance | batch | none");
   app.add_option("--device", device, "cpu | cuda");
   app.add_flag("--cuda-graph", opt.train.cuda_graph,
@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   app.add_flag("!--no-progress", opt.train.progress, "no progress lines");
 
   return app::run_cli("evaluate", app, argc, argv, [&] {
+    if (!json_out.empty()) app::check_output_file("--json", json_out);  // before any training
     opt.train.dsa = dsa;
     app::validate(opt.train, {{"epochs", "--epochs"}, {"batch", "--batch"}, {"lr", "--lr"}, {"cutmix_p", "--cutmix-p"}});
     opt.depth = depth;

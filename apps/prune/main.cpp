@@ -2,6 +2,8 @@
 // pruned sets instantly from stored scores; `table` runs the paper's Table-2 experiment; `demo` is the
 // README's main job (prune the shipped Fashion-MNIST set to IPC 1, 2, 5 with yoco and random, evaluate briefly);
 // `convert` rewrites a set file with another image storage (f32 | f16).
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -18,6 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Comma list of target IPCs; a repeated target is kept once (it would name the same output file).
 std::vector<int64_t> parse_targets(const std::string& s) {
   std::vector<int64_t> out;
   std::stringstream ss(s);
@@ -26,22 +29,29 @@ std::vector<int64_t> parse_targets(const std::string& s) {
     try {
       size_t pos = 0;
       long long v = std::stoll(tok, &pos);
-      YOCO_CHECK(pos == tok.size() && v > 0, "");
-      out.push_back(v);
+      YOCO_CHECK(pos == tok.size() && v > 0 && !tok.empty() && std::isdigit(static_cast<unsigned char>(tok[0])), "");
+      if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
     } catch (const std::exception&) {
-      YOCO_CHECK(false, "--ipc-target: expected a comma list of positive integers like 1,2,5, got '", s, "'");
+      YOCO_CHECK(false, "-t/--ipc-target: expected a comma list of positive integers like 1,2,5, got '", s, "'");
     }
   }
-  YOCO_CHECK(!out.empty(), "--ipc-target: empty list");
+  YOCO_CHECK(!out.empty(), "-t/--ipc-target: expected a comma list of positive integers like 1,2,5, got an empty list");
   return out;
 }
 
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
+// Comma list of method names; empty items are an error, names that mean the same method are kept once.
+std::vector<std::string> parse_methods(const std::string& s) {
+  std::vector<std::string> out, canonical;
   std::stringstream ss(s);
   std::string tok;
-  while (std::getline(ss, tok, ','))
-    if (!tok.empty()) out.push_back(tok);
+  while (std::getline(ss, tok, ',')) {
+    YOCO_CHECK(!tok.empty(), "-m/--method: expected a comma list of method names like yoco,el2n, got '", s, "'");
+    std::string name = app::parse_method(tok).name();
+    if (std::find(canonical.begin(), canonical.end(), name) != canonical.end()) continue;
+    canonical.push_back(name);
+    out.push_back(tok);
+  }
+  YOCO_CHECK(!out.empty(), "-m/--method: expected a comma list of method names like yoco,el2n, got an empty list");
   return out;
 }
 
@@ -58,10 +68,10 @@ data::CondensedSet default_set(std::string* path) {
 }
 
 void add_train_flags(CLI::App* c, app::TrainConfig& t, const char* what) {
-  c->add_option("--epochs", t.epochs, std::string(what) + " epochs")->check(CLI::PositiveNumber);
-  c->add_option("--batch", t.batch, std::string(what) + " batch size")->check(CLI::PositiveNumber);
+  c->add_option("--epochs", t.epochs, std::string(what) + " epochs")->check(app::positive_int());
+  c->add_option("--batch", t.batch, std::string(what) + " batch size")->check(app::positive_int());
   c->add_option("--dsa", t.dsa, "DSA strategy or 'none'");
-  c->add_option("--cutmix-p", t.cutmix_p, "CutMix probability")->check(CLI::Range(0.0, 1.0));
+  c->add_option("--cutmix-p", t.cutmix_p, "CutMix probability")->check(app::probability());
 }
 
 constexpr const char* kCudaGraphHelp = "CUDA: replay each training step's network half from a CUDA graph (same numbers)";
@@ -82,9 +92,9 @@ int main(int argc, char** argv) {
   auto* score = app.add_subcommand("score", "train the scoring ConvNet once and store every score");
   score->add_option("-i,--input", input, "condensed set .npz")->required();
   score->add_option("-o,--out", out, "scores .npz to write")->required();
-  score->add_option("--seed", seed, "seed of the scoring run");
-  score->add_option("--stop-epoch", so.score.stop_epoch, "LBPE window [0, stop)")->check(CLI::PositiveNumber);
-  score->add_option("--top-k", so.score.top_k, "LBPE: top-K most accurate epochs")->check(CLI::PositiveNumber);
+  score->add_option("--seed", seed, "seed of the scoring run")->check(app::unsigned_int());
+  score->add_option("--stop-epoch", so.score.stop_epoch, "LBPE window [0, stop)")->check(app::positive_int());
+  score->add_option("--top-k", so.score.top_k, "LBPE: top-K most accurate epochs")->check(app::positive_int());
   score->add_option("--device", device, "cpu | cuda");
   add_train_flags(score, so.train, "scoring");
   bool cuda_graph = false;
@@ -97,7 +107,7 @@ int main(int argc, char** argv) {
                                                  "(+ _easy/_hard, _balance/_imbalance)");
   select->add_option("-t,--ipc-target", targets_arg, "comma list of target IPCs, e.g. 1,2,5");
   select->add_option("-o,--out-dir", out_dir, "directory for <method>_ipc<t>.npz")->required();
-  select->add_option("--seed", seed, "seed for random/ssp selections");
+  select->add_option("--seed", seed, "seed for random/ssp selections")->check(app::unsigned_int());
   select->add_flag("--png", png, "also write a PNG grid of each pruned set");
   select->add_option("--store", store, "image storage of the pruned sets: f32 | f16");
 
@@ -105,15 +115,16 @@ int main(int argc, char** argv) {
   table->add_option("-i,--input", input, "condensed set .npz (default: the shipped Fashion-MNIST set)");
   table->add_option("-t,--ipc-target", targets_arg, "comma list of target IPCs");
   table->add_option("-m,--method", methods_arg, "comma list, or 'all' for the paper's eight");
-  table->add_option("--seeds", to.seeds, "scoring runs (seeds)")->check(CLI::PositiveNumber);
-  table->add_option("--seed", seed, "first seed");
+  table->add_option("--seeds", to.seeds, "scoring runs (seeds)")->check(app::positive_int());
+  table->add_option("--seed", seed, "first seed")->check(app::unsigned_int());
   table->add_option("--score-epochs", to.scoring.train.epochs, "scoring-run epochs (protocol 1000)")
-      ->check(CLI::PositiveNumber);
-  table->add_option("--stop-epoch", to.scoring.score.stop_epoch, "LBPE window [0, stop)")->check(CLI::PositiveNumber);
-  table->add_option("--eval-epochs", to.eval.train.epochs, "evaluation epochs (protocol 1000)")->check(CLI::PositiveNumber);
-  table->add_option("--repeat", to.eval.repeat, "evaluations per pruned set")->check(CLI::PositiveNumber);
+      ->check(app::positive_int());
+  table->add_option("--stop-epoch", to.scoring.score.stop_epoch, "LBPE window [0, stop)")->check(app::positive_int());
+  table->add_option("--eval-epochs", to.eval.train.epochs, "evaluation epochs (protocol 1000)")
+      ->check(app::positive_int());
+  table->add_option("--repeat", to.eval.repeat, "evaluations per pruned set")->check(app::positive_int());
   table->add_option("--eval-points", to.eval.train.eval_points, "test checkpoints per evaluation (protocol 4)")
-      ->check(CLI::PositiveNumber);
+      ->check(app::positive_int());
   table->add_option("-o,--out-dir", out_dir, "results directory (resumable)");
   table->add_option("--device", device, "cpu | cuda");
   table->add_flag("--cuda-graph", cuda_graph, kCudaGraphHelp);
@@ -121,8 +132,8 @@ int main(int argc, char** argv) {
 
   auto* demo = app.add_subcommand("demo", "README main job: prune the default set to IPC 1,2,5 (yoco, random), evaluate");
   int64_t demo_epochs = 100, demo_score_epochs = 60;
-  demo->add_option("--eval-epochs", demo_epochs, "short evaluation schedule")->check(CLI::PositiveNumber);
-  demo->add_option("--score-epochs", demo_score_epochs, "short scoring run")->check(CLI::PositiveNumber);
+  demo->add_option("--eval-epochs", demo_epochs, "short evaluation schedule")->check(app::positive_int());
+  demo->add_option("--score-epochs", demo_score_epochs, "short scoring run")->check(app::positive_int());
   demo->add_option("-o,--out-dir", out_dir, "results directory");
 
   auto* convert = app.add_subcommand("convert", "rewrite a set file with another image storage, meta kept");
@@ -135,6 +146,7 @@ int main(int argc, char** argv) {
     YOCO_CHECK(!cuda_graph || dev == Device::CUDA, "--cuda-graph needs --device cuda");
     const data::SetStorage storage = data::parse_storage(store, "--store");
     if (score->parsed()) {
+      app::check_output_file("-o/--out", out);
       data::CondensedSet set = data::load_set(input);
       so.train.seed = seed;
       so.device = dev;
@@ -147,47 +159,58 @@ int main(int argc, char** argv) {
       for (auto& e : meta["lbpe_epochs"]) std::printf(" %lld", static_cast<long long>(e.get<int64_t>()));
       std::printf(")\n");
     } else if (select->parsed()) {
+      app::check_output_dir("-o/--out-dir", out_dir);
+      const std::vector<int64_t> targets = parse_targets(targets_arg);
+      std::vector<app::SelectSpec> specs;
+      for (const auto& m : parse_methods(methods_arg)) specs.push_back(app::parse_method(m));
       data::CondensedSet set = data::load_set(input);
       app::ScoreTable t = app::load_score_table(scores_path, set);
-      std::vector<int64_t> targets = parse_targets(targets_arg);
-      std::vector<app::SelectSpec> specs;
-      for (const auto& m : split_list(methods_arg)) specs.push_back(app::parse_method(m));
-      // Validate every (method, target) before writing anything, so bad input leaves no partial output.
+      // Build and check every (method, target) output before creating the directory or writing anything, so bad
+      // input leaves no empty folder and no partial outputs.
       std::vector<std::pair<std::string, data::CondensedSet>> outputs;
       for (const auto& spec : specs)
         for (int64_t tgt : targets) {
           std::vector<int64_t> idx = app::select_indices(t, spec, tgt, seed);
-          outputs.emplace_back(spec.name() + "_ipc" + std::to_string(tgt),
-                               app::make_pruned_set(set, idx, spec, tgt, seed, input));
+          std::string name = spec.name() + "_ipc" + std::to_string(tgt);
+          data::CondensedSet ps = app::make_pruned_set(set, idx, spec, tgt, seed, input);
+          ps.meta.storage = storage;
+          data::check_set(ps, name);
+          outputs.emplace_back(std::move(name), std::move(ps));
         }
       fs::create_directories(out_dir);
       for (auto& [name, ps] : outputs) {
         std::string p = (fs::path(out_dir) / (name + ".npz")).string();
-        ps.meta.storage = storage;
         data::save_set(p, ps);
         if (png) data::write_png_grid((fs::path(out_dir) / (name + ".png")).string(), ps.images, ps.labels, 0);
         std::printf("%s (%lld images)\n", p.c_str(), static_cast<long long>(ps.labels.numel()));
       }
     } else if (convert->parsed()) {
-      data::CondensedSet set = data::load_set(input);
+      app::check_output_file("-o/--out", out);
+      data::CondensedSet set = data::load_set(input);  // read whole: -o may be the input itself (temp + rename)
       const data::SetStorage from = set.meta.storage;
       set.meta.storage = storage;
       data::save_set(out, set);
       std::printf("%s (%s) -> %s (%s, %lld bytes)\n", input.c_str(), data::storage_name(from), out.c_str(),
                   data::storage_name(storage), static_cast<long long>(fs::file_size(out)));
     } else if (table->parsed()) {
+      to.out_dir = out_dir.empty() ? "prune_table" : out_dir;
+      if (to.report_only)
+        YOCO_CHECK(fs::is_directory(to.out_dir), "-o/--out-dir: --report-only reads finished cells from an existing "
+                   "results directory; '", to.out_dir, "' is not one");
+      app::check_output_dir("-o/--out-dir", to.out_dir);
+      to.targets = parse_targets(targets_arg);
+      if (methods_arg != "all" && methods_arg != "yoco") to.methods = parse_methods(methods_arg);
       std::string path = input;
       data::CondensedSet set = input.empty() ? default_set(&path) : data::load_set(input);
-      to.targets = parse_targets(targets_arg);
-      if (methods_arg != "all" && methods_arg != "yoco") to.methods = split_list(methods_arg);
       to.scoring.train.seed = seed;
       to.scoring.device = dev;
       to.eval.device = dev;
       to.scoring.train.cuda_graph = to.eval.train.cuda_graph = cuda_graph;
-      to.out_dir = out_dir.empty() ? "prune_table" : out_dir;
       to.input_path = path;
       std::printf("%s", app::run_prune_table(set, to).c_str());
     } else if (demo->parsed()) {
+      const std::string demo_dir = out_dir.empty() ? "prune_demo" : out_dir;
+      app::check_output_dir("-o/--out-dir", demo_dir);
       std::string path;
       data::CondensedSet set = default_set(&path);
       app::TableOptions d;
@@ -197,7 +220,7 @@ int main(int argc, char** argv) {
       d.scoring.train.epochs = demo_score_epochs;
       d.eval.train.epochs = demo_epochs;
       d.eval.train.eval_points = 1;  // one test pass at the end keeps the demo short
-      d.out_dir = out_dir.empty() ? "prune_demo" : out_dir;
+      d.out_dir = demo_dir;
       d.input_path = path;
       std::printf("%s", app::run_prune_table(set, d).c_str());
     }
