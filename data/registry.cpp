@@ -20,6 +20,14 @@ std::string canonical_dataset_name(const std::string& in) {
   return "";
 }
 
+DatasetShape dataset_shape(const std::string& name_in) {
+  const std::string n = canonical_dataset_name(name_in);
+  if (n == "fashion-mnist" || n == "mnist") return {10, 1, 28};
+  if (n == "cifar10") return {10, 3, 32};
+  if (n == "cifar100") return {100, 3, 32};
+  return {10, 3, 0};  // imagenet10
+}
+
 Dataset load_dataset(const std::string& name_in, const std::string& dir_in, bool train, int64_t image_size) {
   std::string name = canonical_dataset_name(name_in);
   std::string dir = dir_in.empty() ? default_data_dir(name) : dir_in;
