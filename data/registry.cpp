@@ -2,6 +2,7 @@
 #include "data/registry.h"
 #include <filesystem>
 #include "data/cifar.h"
+#include "data/cifar_folder.h"
 #include "data/idx.h"
 #include "data/image_folder.h"
 #include "kernels/common.h"
@@ -34,7 +35,7 @@ Dataset load_dataset(const std::string& name_in, const std::string& dir_in, bool
   YOCO_CHECK(std::filesystem::exists(dir), "data directory '", dir, "' for ", name,
              " does not exist (set --data-dir or YOCO_DATA_DIR)");
   if (name == "fashion-mnist" || name == "mnist") return load_mnist_like(dir, name, train);
-  if (name == "cifar10") return load_cifar10(dir, train);
+  if (name == "cifar10") return is_cifar10_folder(dir) ? load_cifar10_folder(dir, train) : load_cifar10(dir, train);
   if (name == "cifar100") return load_cifar100(dir, train);
   // ImageNet-style folder: <dir>/train and <dir>/val, each root/<class>/*.{jpg,png}.
   std::string split = (std::filesystem::path(dir) / (train ? "train" : "val")).string();

@@ -15,7 +15,8 @@ struct DatasetShape {
 };
 DatasetShape dataset_shape(const std::string& name);
 
-// Loads `name` from `dir` ("" = default_data_dir(name)). Supported: fashion-mnist, mnist, cifar10, cifar100,
+// Loads `name` from `dir` ("" = default_data_dir(name)). Supported: fashion-mnist, mnist, cifar10 (binary batches
+// or an image folder dir/{train,test|val}/<class>/*, see cifar_folder.h), cifar100,
 // imagenet10 / imagenet (an image folder root/{train,val}/<class>/*, resized to `image_size`, default 224).
 Dataset load_dataset(const std::string& name, const std::string& dir, bool train, int64_t image_size = 0);
 
