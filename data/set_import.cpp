@@ -21,7 +21,8 @@ std::pair<const PtTensor*, const PtTensor*> images_labels(const PtFile& f) {
   if (r.kind == Kind::List || r.kind == Kind::Tuple) {
     YOCO_CHECK(r.items.size() == 2, f.path, ": holds a ", pickle_kind_name(r.kind), " of ", r.items.size(),
                " items, expected [images, labels]");
-    return {&pt_tensor(*r.items[0], f.path + ": item 0 (images)"), &pt_tensor(*r.items[1], f.path + ": item 1 (labels)")};
+    return {&pt_tensor(*r.items[0], f.path + ": item 0 (images)"),
+            &pt_tensor(*r.items[1], f.path + ": item 1 (labels)")};
   }
   YOCO_CHECK(r.kind == Kind::Dict, f.path, ": holds a ", pickle_kind_name(r.kind),
              ", expected [images, labels], (images, labels) or {'images': ..., 'labels': ...}");
@@ -36,6 +37,13 @@ std::pair<const PtTensor*, const PtTensor*> images_labels(const PtFile& f) {
   }
   YOCO_CHECK(x && y, f.path, ": dict keys ", keys.empty() ? "(none)" : keys, ": expected 'images' and 'labels'");
   return {x, y};
+}
+
+// "10,8,10": the form --class-counts takes.
+std::string comma_list(const std::vector<int64_t>& v) {
+  std::string s;
+  for (size_t k = 0; k < v.size(); ++k) s += (k ? "," : "") + std::to_string(v[k]);
+  return s;
 }
 
 }  // namespace
@@ -89,8 +97,8 @@ CondensedSet import_pt_set(const std::string& path, const PtImportOptions& o) {
   }
   SetMeta& m = s.meta;
   if (!o.class_counts.empty()) {
-    YOCO_CHECK(o.class_counts == counts, path, ": labels hold per-class counts ", shape_str(counts),
-               ", but --class-counts declares ", shape_str(o.class_counts));
+    YOCO_CHECK(o.class_counts == counts, path, ": labels hold per-class counts ", comma_list(counts),
+               ", but --class-counts declares ", comma_list(o.class_counts));
     m.class_counts = counts;
     m.ipc = o.ipc;
     if (m.ipc == 0)
@@ -98,7 +106,7 @@ CondensedSet import_pt_set(const std::string& path, const PtImportOptions& o) {
   } else {
     for (size_t k = 0; k < counts.size(); ++k)
       YOCO_CHECK(counts[k] == counts[0], path, ": class ", k, " has ", counts[k], " images but class 0 has ",
-                 counts[0], ": the set is imbalanced (declare it with --class-counts ", shape_str(counts), ")");
+                 counts[0], ": the set is imbalanced (declare it with --class-counts ", comma_list(counts), ")");
     YOCO_CHECK(o.ipc == 0 || o.ipc == counts[0], path, ": holds ", counts[0], " images per class, but --ipc is ",
                o.ipc);
     m.ipc = counts[0];
@@ -132,7 +140,7 @@ CondensedSet load_set_any(const std::string& path, const PtImportOptions& o) {
   YOCO_CHECK(o.class_counts.empty() || o.class_counts == s.meta.class_counts ||
                  (s.meta.class_counts.empty() &&
                   o.class_counts == std::vector<int64_t>(static_cast<size_t>(s.meta.num_classes), s.meta.ipc)),
-             path, ": --class-counts ", shape_str(o.class_counts), " does not match the set's per-class counts");
+             path, ": --class-counts ", comma_list(o.class_counts), " does not match the set's per-class counts");
   return s;
 }
 
