@@ -23,6 +23,22 @@ const char* pickle_kind_name(PickleValue::Kind k) {
   return "?";
 }
 
+std::string escaped(const std::string& s, size_t max) {
+  std::string out;
+  for (size_t k = 0; k < s.size(); ++k) {
+    if (out.size() >= max) return out + "...";
+    const auto ch = static_cast<unsigned char>(s[k]);
+    if (ch >= 0x20 && ch < 0x7f && ch != '\\') {
+      out += static_cast<char>(ch);
+    } else {
+      out += "\\x";
+      out += "0123456789abcdef"[ch >> 4];
+      out += "0123456789abcdef"[ch & 15];
+    }
+  }
+  return out;
+}
+
 namespace {
 
 using Kind = PickleValue::Kind;
@@ -82,6 +98,7 @@ class Machine {
 
   void push(PickleRef v) {
     fail_if(stack_.size() >= kPickleMaxStack, "stack deeper than ", kPickleMaxStack, " values");
+    fail_if(++pushed_ > kPickleMaxValues, "more than ", kPickleMaxValues, " values");
     stack_.push_back(std::move(v));
   }
   PickleRef pop(const char* opname) {
@@ -143,7 +160,7 @@ class Machine {
 
   void global(const std::string& module, const std::string& name) {
     const std::string g = module + "." + name;
-    fail_if(!hooks_.allow_global || !hooks_.allow_global(g), "global '", g,
+    fail_if(!hooks_.allow_global || !hooks_.allow_global(g), "global '", escaped(g),
             "' is not allowed (only the tensor-rebuilding globals torch.load(weights_only=True) accepts)");
     PickleRef v = make(Kind::Global);
     v->s = g;
@@ -251,12 +268,14 @@ class Machine {
       }
       case 'R': {  // REDUCE: only on allowed globals, through the hook
         PickleRef args = pop("REDUCE"), fn = pop("REDUCE");
-        fail_if(fn->kind != Kind::Global, "REDUCE calls a ", pickle_kind_name(fn->kind), ", expected an allowed global");
-        fail_if(args->kind != Kind::Tuple, "REDUCE arguments are a ", pickle_kind_name(args->kind), ", expected a tuple");
-        fail_if(!hooks_.reduce, "REDUCE of '", fn->s, "' is not allowed here");
+        fail_if(fn->kind != Kind::Global, "REDUCE calls a ", pickle_kind_name(fn->kind),
+                ", expected an allowed global");
+        fail_if(args->kind != Kind::Tuple, "REDUCE arguments are a ", pickle_kind_name(args->kind),
+                ", expected a tuple");
+        fail_if(!hooks_.reduce, "REDUCE of '", escaped(fn->s), "' is not allowed here");
         args->sealed = true;
         PickleRef r = hooks_.reduce(*fn, *args, op_at_);
-        fail_if(!r, "REDUCE of '", fn->s, "' gave nothing");
+        fail_if(!r, "REDUCE of '", escaped(fn->s), "' gave nothing");
         fail_if(r->depth > kPickleMaxDepth, "nesting deeper than ", kPickleMaxDepth, " levels");
         push(std::move(r));
         break;
@@ -265,7 +284,7 @@ class Machine {
         PickleRef state = pop("BUILD");
         PickleRef& obj = top("BUILD");
         fail_if(obj->kind != Kind::Dict || state->kind != Kind::Dict, "BUILD on a ",
-                obj->kind == Kind::Global ? "'" + obj->s + "'" : std::string(pickle_kind_name(obj->kind)),
+                obj->kind == Kind::Global ? "'" + escaped(obj->s) + "'" : std::string(pickle_kind_name(obj->kind)),
                 " with a ", pickle_kind_name(state->kind), " state: only a dict state on a dict is allowed");
         append_to("BUILD", state->items, Kind::Dict);
         break;
@@ -287,7 +306,7 @@ class Machine {
   }
 
   const uint8_t* p_;
-  size_t n_, pos_ = 0, op_at_ = 0;
+  size_t n_, pos_ = 0, op_at_ = 0, pushed_ = 0;
   const std::string& what_;
   const UnpickleHooks& hooks_;
   std::vector<PickleRef> stack_;

@@ -29,6 +29,9 @@ struct PickleValue {
 };
 
 const char* pickle_kind_name(PickleValue::Kind k);
+// `s` with control and non-ASCII bytes written as \xNN and cut to `max` characters (then "..."): file-provided
+// names stay on one line inside an error message.
+std::string escaped(const std::string& s, size_t max = 80);
 
 // What the unpickler may do beyond building plain data. Each hook receives the pickle offset of the opcode, to
 // name it in its own one-line error; a hook that refuses throws (yoco::Error).
@@ -44,6 +47,9 @@ struct UnpickleHooks {
 // Limits on what a pickle may build, whatever its size.
 inline constexpr int kPickleMaxDepth = 64;
 inline constexpr size_t kPickleMaxStack = size_t(1) << 20;  // values on the stack and in the memo, each
+// Values pushed in all (each costs ~150 bytes at most): bounds the memory of any pickle at ~150 MiB, far above the
+// ~20 values per tensor torch.save writes.
+inline constexpr size_t kPickleMaxValues = size_t(1) << 20;
 
 // Runs the pickle in data[0, size). Only data opcodes are accepted (no INST/OBJ/NEWOBJ/EXT, no BUILD except a
 // dict state merged into a dict); every length is checked against the bytes left before anything is read or

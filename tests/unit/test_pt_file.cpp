@@ -68,6 +68,20 @@ std::string tensor_pickle(const std::string& type, int64_t numel, int64_t offset
   return w.finish();
 }
 
+// With YOCO_FUZZ_SEEDS=<dir>, the files a case reads are kept as seeds of tests/fuzz/fuzz_pt in <dir>/fuzz_pt/:
+// the whole file, and its data.pkl alone (the target wraps non-zip inputs into an archive).
+void keep_seed(const std::string& name, const std::string& bytes) {
+  const char* dir = std::getenv("YOCO_FUZZ_SEEDS");
+  if (!dir || !*dir) return;
+  const std::filesystem::path d = std::filesystem::path(dir) / "fuzz_pt";
+  std::filesystem::create_directories(d);
+  std::ofstream((d / name).string(), std::ios::binary) << bytes;
+  const std::vector<char> b(bytes.begin(), bytes.end());
+  for (const ZipEntry& e : read_zip_entries(b.data(), b.size(), name))
+    if (e.name.size() > 9 && e.name.compare(e.name.size() - 9, 9, "/data.pkl") == 0)
+      std::ofstream((d / (name + ".pkl")).string(), std::ios::binary) << bytes.substr(e.offset, e.size);
+}
+
 std::string read_error(const std::string& bytes) {
   return error_of([&] { read_pt_bytes(std::vector<char>(bytes.begin(), bytes.end()), "bad.pt"); });
 }
@@ -169,6 +183,8 @@ TEST_CASE("pt: files written by torch.save (dtypes, views, containers, protocols
     const PickleValue& v = r.kind == PickleValue::Kind::Dict ? *r.items[1] : *r.items[item];
     return pt_to_f32(pt_tensor(v, name), name).to_vector();
   };
+  for (const char* f : {"list.pt", "tuple16.pt", "dict_t.pt", "slice_p4.pt", "param.pt", "double.pt", "ours.pt"})
+    keep_seed(f, file_bytes(t / f));
   CHECK(images_of("list.pt", 0) == raw_floats(t / "x.bin"));
   CHECK(images_of("tuple16.pt", 0) == raw_floats(t / "x16.bin"));
   CHECK(images_of("dict_t.pt", 0) == raw_floats(t / "xt.bin"));
@@ -271,6 +287,11 @@ TEST_CASE("pt: hostile files are refused with one line naming the file and the o
   CHECK(e.find('\n') == std::string::npos);
   const std::string stack_global = std::string("\x80\x04\x8c\x08" "builtins" "\x8c\x04" "eval" "\x93.");
   CHECK(contains(read_error(make_archive(stack_global, {})), "global 'builtins.eval' is not allowed"));
+  // Names from the file are escaped: the error stays on one line.
+  const std::string newline_global = std::string("\x80\x04\x8c\x02" "o\n" "\x8c\x01" "s" "\x93.");
+  e = read_error(make_archive(newline_global, {}));
+  CHECK(contains(e, "global 'o\\x0a.s' is not allowed"));
+  CHECK(e.find('\n') == std::string::npos);
   // REDUCE on an allowed global that is not a function, BUILD on something that is not a dict, other opcodes.
   CHECK(contains(read_error(make_archive(std::string("\x80\x02", 2) + "ctorch\nFloatStorage\n)R.", {})),
                  "torch.FloatStorage: cannot be called"));
@@ -284,7 +305,8 @@ TEST_CASE("pt: hostile files are refused with one line naming the file and the o
   // Views that reach outside their storage, huge sizes, storages larger than their entry.
   const std::string four_floats(16, '\0');
   auto view = [&](int64_t numel, int64_t offset, std::vector<int64_t> size, std::vector<int64_t> stride) {
-    return read_error(make_archive(tensor_pickle("FloatStorage", numel, offset, size, stride), {{"data/0", four_floats}}));
+    const std::string pkl = tensor_pickle("FloatStorage", numel, offset, size, stride);
+    return read_error(make_archive(pkl, {{"data/0", four_floats}}));
   };
   CHECK(view(4, 0, {2, 2}, {2, 1}) == "<no error>");
   CHECK(contains(view(4, 1, {2, 2}, {2, 1}), "does not fit storage '0' of 4 elements"));
@@ -305,6 +327,9 @@ TEST_CASE("pt: hostile files are refused with one line naming the file and the o
   std::string deep = std::string("\x80\x02", 2) + ")";
   for (int k = 0; k < 100; ++k) deep += '\x85';
   CHECK(contains(read_error(make_archive(deep + ".", {})), "nesting deeper than 64"));
+  std::string many = std::string("\x80\x02", 2) + "]";  // a list of 2^20 + 1 Nones, appended in batches
+  for (size_t k = 0; k <= kPickleMaxValues / 1024; ++k) many += "(" + std::string(1024, 'N') + "e";
+  CHECK(contains(read_error(make_archive(many + ".", {})), "more than 1048576 values"));
   CHECK(contains(read_error(make_archive(std::string("\x80\x02]q\x00h\x00\x61.", 9), {})), "into itself"));
   CHECK(contains(read_error(make_archive(std::string("\x80\x02X\xff\xff\xff\x7f", 7) + "ab.", {})),
                  "BINUNICODE needs 2147483647 bytes but only 3 remain"));
