@@ -130,6 +130,21 @@ TEST_CASE("pt: our files round-trip through our reader (f32, f16 images, i64 lab
   CHECK(contains(error_of([&] { write_pt(t / "no/such/dir.pt", {{x, PtDType::F32}}); }), "cannot create"));
 }
 
+TEST_CASE("pt: torch 2.x's archive entries (byteorder, .format_version, .data/...) are accepted") {
+  std::vector<float> v = {0.5f, 0.25f, 1.f, 0.f};
+  const std::string floats(reinterpret_cast<const char*>(v.data()), 16);
+  const std::string pkl = tensor_pickle("FloatStorage", 4, 0, {2, 2}, {1, 2});  // a transposed view
+  const std::string file = make_archive(pkl, {{"byteorder", "little"},
+                                              {"data/0", floats},
+                                              {".format_version", "1"},
+                                              {".storage_alignment", "64"},
+                                              {"version", "3\n"},
+                                              {".data/serialization_id", "1234567890123456789012345678901234567890"},
+                                              {".data/version", "3\n"}});
+  const PtFile f = read_pt_bytes(std::vector<char>(file.begin(), file.end()), "new.pt");
+  CHECK(pt_to_f32(pt_tensor(*f.root, "t"), "t").to_vector() == std::vector<float>{0.5f, 1.f, 0.25f, 0.f});
+}
+
 TEST_CASE("pt: files written by torch.save (dtypes, views, containers, protocols) and ours read by torch.load") {
   if (!have_torch()) {
     MESSAGE("/usr/bin/python3 with torch not available: skipping the PyTorch interop case");
