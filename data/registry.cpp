@@ -2,6 +2,7 @@
 #include "data/registry.h"
 #include <filesystem>
 #include "data/cifar.h"
+#include "data/cifar_folder.h"
 #include "data/idx.h"
 #include "data/image_folder.h"
 #include "kernels/common.h"
@@ -20,13 +21,21 @@ std::string canonical_dataset_name(const std::string& in) {
   return "";
 }
 
+DatasetShape dataset_shape(const std::string& name_in) {
+  const std::string n = canonical_dataset_name(name_in);
+  if (n == "fashion-mnist" || n == "mnist") return {10, 1, 28};
+  if (n == "cifar10") return {10, 3, 32};
+  if (n == "cifar100") return {100, 3, 32};
+  return {10, 3, 0};  // imagenet10
+}
+
 Dataset load_dataset(const std::string& name_in, const std::string& dir_in, bool train, int64_t image_size) {
   std::string name = canonical_dataset_name(name_in);
   std::string dir = dir_in.empty() ? default_data_dir(name) : dir_in;
   YOCO_CHECK(std::filesystem::exists(dir), "data directory '", dir, "' for ", name,
              " does not exist (set --data-dir or YOCO_DATA_DIR)");
   if (name == "fashion-mnist" || name == "mnist") return load_mnist_like(dir, name, train);
-  if (name == "cifar10") return load_cifar10(dir, train);
+  if (name == "cifar10") return is_cifar10_folder(dir) ? load_cifar10_folder(dir, train) : load_cifar10(dir, train);
   if (name == "cifar100") return load_cifar100(dir, train);
   // ImageNet-style folder: <dir>/train and <dir>/val, each root/<class>/*.{jpg,png}.
   std::string split = (std::filesystem::path(dir) / (train ? "train" : "val")).string();

@@ -4,6 +4,7 @@
 #include "apps/common/cli.h"
 #include "apps/common/evaluate.h"
 #include "apps/common/omp_wait.h"
+#include "apps/common/set_input.h"
 #include "data/registry.h"
 #include "data/set_dataset.h"
 
@@ -18,12 +19,15 @@ int main(int argc, char** argv) {
   bool full = false;
   app::EvalOptions opt;
   auto* src = app.add_option_group("source", "what to train on (exactly one)");
-  src->add_option("-i,--input", input, "condensed/pruned set .npz (its sub-images are decoded)");
+  src->add_option("-i,--input", input, "condensed/pruned set .npz or PyTorch .pt (its sub-images are decoded)");
   src->add_option("--random-ipc", random_ipc, "a class-balanced random real subset of N images per class")
       ->check(app::positive_int());
   src->add_flag("--full", full, "the whole real training set");
   src->require_option(1);
-  app.add_option("-d,--dataset", dataset, "dataset (fashion-mnist, mnist, cifar10, cifar100, imagenet10)");
+  auto* dataset_flag =
+      app.add_option("-d,--dataset", dataset, "dataset (fashion-mnist, mnist, cifar10, cifar100, imagenet10)");
+  data::PtImportOptions pt;  // describes a PyTorch .pt input (IDC's data.pt); its dataset is --dataset
+  app::add_pt_import_flags(&app, pt, false);
   app.add_option("--data-dir", data_dir, "dataset directory (default: the dataset's standard location)");
   app.add_option("--epochs", opt.train.epochs, "training epochs (protocol: 1000)")->check(app::positive_int());
   app.add_option("--batch", opt.train.batch, "batch size")->check(app::positive_int());
@@ -54,7 +58,8 @@ int main(int argc, char** argv) {
     data::Dataset train;
     nlohmann::json source;
     if (!input.empty()) {
-      data::CondensedSet set = data::load_set(input);
+      if (dataset_flag->count() > 0) pt.dataset = dataset;
+      data::CondensedSet set = data::load_set_any(input, pt);
       dataset = set.meta.dataset;
       train = data::decoded_dataset(set);
       what = input;

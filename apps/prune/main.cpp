@@ -1,7 +1,7 @@
 // apps/prune: YOCO pruning of a condensed set. `score` trains once and stores every score; `select` writes
 // pruned sets instantly from stored scores; `table` runs the paper's Table-2 experiment; `demo` is the
 // README's main job (prune the shipped Fashion-MNIST set to IPC 1, 2, 5 with yoco and random, evaluate briefly);
-// `convert` rewrites a set file with another image storage (f32 | f16).
+// `convert` rewrites a set file with another image storage (f32 | f16), or imports/exports PyTorch .pt sets.
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -11,6 +11,7 @@
 #include "apps/common/mix_set.h"
 #include "apps/common/omp_wait.h"
 #include "apps/common/prune_table.h"
+#include "apps/common/set_input.h"
 #include "data/png_grid.h"
 #include "data/registry.h"
 #include "data/set_dataset.h"
@@ -85,6 +86,7 @@ int main(int argc, char** argv) {
   std::string input, out, scores_path, methods_arg = "yoco", targets_arg = "1,2,5", device = "cpu", out_dir,
               store = "f32";
   uint64_t seed = 0;
+  data::PtImportOptions pt;  // describes a PyTorch .pt input (IDC's data.pt)
   app::ScoringOptions so;
   app::TableOptions to;
   bool png = false;
@@ -99,6 +101,7 @@ int main(int argc, char** argv) {
   add_train_flags(score, so.train, "scoring");
   bool cuda_graph = false;
   score->add_flag("--cuda-graph", cuda_graph, kCudaGraphHelp);
+  app::add_pt_import_flags(score, pt, true);
 
   auto* select = app.add_subcommand("select", "write pruned sets from stored scores (instant)");
   select->add_option("-i,--input", input, "condensed set .npz the scores were computed on")->required();
@@ -110,6 +113,7 @@ int main(int argc, char** argv) {
   select->add_option("--seed", seed, "seed for random/ssp selections")->check(app::unsigned_int());
   select->add_flag("--png", png, "also write a PNG grid of each pruned set");
   select->add_option("--store", store, "image storage of the pruned sets: f32 | f16");
+  app::add_pt_import_flags(select, pt, true);
 
   auto* table = app.add_subcommand("table", "score per seed, prune with every method, evaluate: the paper's table");
   table->add_option("-i,--input", input, "condensed set .npz (default: the shipped Fashion-MNIST set)");
@@ -129,6 +133,7 @@ int main(int argc, char** argv) {
   table->add_option("--device", device, "cpu | cuda");
   table->add_flag("--cuda-graph", cuda_graph, kCudaGraphHelp);
   table->add_flag("--report-only", to.report_only, "print the table of the cells finished so far; compute nothing");
+  app::add_pt_import_flags(table, pt, true);
 
   auto* demo = app.add_subcommand("demo", "README main job: prune the default set to IPC 1,2,5 (yoco, random), evaluate");
   int64_t demo_epochs = 100, demo_score_epochs = 60;
@@ -136,10 +141,14 @@ int main(int argc, char** argv) {
   demo->add_option("--score-epochs", demo_score_epochs, "short scoring run")->check(app::positive_int());
   demo->add_option("-o,--out-dir", out_dir, "results directory");
 
-  auto* convert = app.add_subcommand("convert", "rewrite a set file with another image storage, meta kept");
-  convert->add_option("-i,--input", input, "condensed or pruned set .npz")->required();
-  convert->add_option("-o,--out", out, "set .npz to write (may be the input itself)")->required();
-  convert->add_option("--store", store, "f32 | f16")->required();
+  auto* convert = app.add_subcommand("convert", "rewrite a set file with another image storage, meta kept; import "
+                                                 "a PyTorch .pt set (IDC's data.pt) or write one");
+  convert->add_option("-i,--input", input, "condensed or pruned set .npz, or .pt (then give --dataset, --factor)")
+      ->required();
+  convert->add_option("-o,--out", out, "set .npz (or .pt: torch.save's [images, labels]) to write (may be the input)")
+      ->required();
+  auto* convert_store = convert->add_option("--store", store, "f32 | f16 (default: the input's)");
+  app::add_pt_import_flags(convert, pt, true);
 
   return app::run_cli("prune", app, argc, argv, [&] {
     Device dev = app::parse_device(device);
@@ -147,7 +156,7 @@ int main(int argc, char** argv) {
     const data::SetStorage storage = data::parse_storage(store, "--store");
     if (score->parsed()) {
       app::check_output_file("-o/--out", out);
-      data::CondensedSet set = data::load_set(input);
+      data::CondensedSet set = data::load_set_any(input, pt);
       so.train.seed = seed;
       so.device = dev;
       so.train.cuda_graph = cuda_graph;
@@ -163,7 +172,7 @@ int main(int argc, char** argv) {
       const std::vector<int64_t> targets = parse_targets(targets_arg);
       std::vector<app::SelectSpec> specs;
       for (const auto& m : parse_methods(methods_arg)) specs.push_back(app::parse_method(m));
-      data::CondensedSet set = data::load_set(input);
+      data::CondensedSet set = data::load_set_any(input, pt);
       app::ScoreTable t = app::load_score_table(scores_path, set);
       // Build and check every (method, target) output before creating the directory or writing anything, so bad
       // input leaves no empty folder and no partial outputs.
@@ -186,12 +195,12 @@ int main(int argc, char** argv) {
       }
     } else if (convert->parsed()) {
       app::check_output_file("-o/--out", out);
-      data::CondensedSet set = data::load_set(input);  // read whole: -o may be the input itself (temp + rename)
+      data::CondensedSet set = data::load_set_any(input, pt);  // read whole: -o may be the input itself (temp + rename)
       const data::SetStorage from = set.meta.storage;
-      set.meta.storage = storage;
-      data::save_set(out, set);
+      if (convert_store->count() > 0) set.meta.storage = storage;
+      data::save_set_any(out, set);
       std::printf("%s (%s) -> %s (%s, %lld bytes)\n", input.c_str(), data::storage_name(from), out.c_str(),
-                  data::storage_name(storage), static_cast<long long>(fs::file_size(out)));
+                  data::storage_name(set.meta.storage), static_cast<long long>(fs::file_size(out)));
     } else if (table->parsed()) {
       to.out_dir = out_dir.empty() ? "prune_table" : out_dir;
       if (to.report_only)
@@ -201,7 +210,7 @@ int main(int argc, char** argv) {
       to.targets = parse_targets(targets_arg);
       if (methods_arg != "all" && methods_arg != "yoco") to.methods = parse_methods(methods_arg);
       std::string path = input;
-      data::CondensedSet set = input.empty() ? default_set(&path) : data::load_set(input);
+      data::CondensedSet set = input.empty() ? default_set(&path) : data::load_set_any(input, pt);
       to.scoring.train.seed = seed;
       to.scoring.device = dev;
       to.eval.device = dev;
