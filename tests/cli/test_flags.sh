@@ -64,7 +64,7 @@ refuses "prune select -t 1,,2" "-t/--ipc-target" "$PRUNE" select -i "$SET" -s "$
 refuses "prune select -t overflow" "-t/--ipc-target" "$PRUNE" select -i "$SET" -s "$T/s.npz" -t 99999999999999999999 -o "$T/out"
 refuses "prune select -o under a file" "-o/--out-dir" "$PRUNE" select -i "$SET" -s "$T/s.npz" -o "$T/file/out"
 refuses "prune select --store f8" "--store" "$PRUNE" select -i "$SET" -s "$T/s.npz" -o "$T/out" --store f8
-refuses "prune convert without --store" "--store" "$PRUNE" convert -i "$SET" -o "$T/conv.npz"
+refuses "prune convert .pt input without --factor" "--factor" "$PRUNE" convert -i "$T/x.pt" -o "$T/conv.npz" --dataset fashion-mnist
 refuses "prune convert -o in a missing directory" "-o/--out" "$PRUNE" convert -i "$SET" -o "$T/missing/c.npz" --store f16
 refuses "prune convert -o is a directory" "is a directory" "$PRUNE" convert -i "$SET" -o "$T/dir" --store f16
 refuses "prune table --seeds 0" "--seeds" "$PRUNE" table -i "$SET" --seeds 0 -o "$T/table"
