@@ -1,8 +1,12 @@
 // Image-folder reader: sorted class folders, stb_image decode, shorter-side bilinear resize + center crop.
 #include "data/image_folder.h"
+#include "data/printable.h"
+#include "data/zip.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <cctype>
@@ -25,19 +29,97 @@ bool is_image(const fs::path& p) {
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
 }
 
+// Caps on one input image, checked from its header before decoding: 16384 px a side, 64 Mpx in all (192 MB of
+// RGB), 256 MiB of file.
+constexpr int kMaxSide = 1 << 14;
+constexpr int64_t kMaxPixels = int64_t(1) << 26;
+constexpr uint64_t kMaxImageFileBytes = uint64_t(1) << 28;
+
+// Files of one class folder, sorted; the folder is listed without recursion, so symlink loops cannot trap it,
+// and an entry whose type cannot be read (a dangling or looping link) is named in a one-line error.
 std::vector<std::string> sorted_images(const fs::path& dir) {
   std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.is_regular_file() && is_image(e.path())) out.push_back(e.path().string());
+  std::error_code ec;
+  fs::directory_iterator it(dir, ec);
+  YOCO_CHECK(!ec, dir.string(), ": cannot list: ", ec.message());
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    YOCO_CHECK(!ec, dir.string(), ": cannot list: ", ec.message());
+    if (!is_image(it->path())) continue;
+    const bool regular = it->is_regular_file(ec);
+    YOCO_CHECK(!ec, it->path().string(), ": cannot read the file type: ", ec.message());
+    if (regular) out.push_back(it->path().string());
+  }
+  YOCO_CHECK(!ec, dir.string(), ": cannot list: ", ec.message());
   std::sort(out.begin(), out.end());
   return out;
 }
 
-// Decodes one file as 3-channel RGB and writes the float CHW crop into dst.
-void load_one(const std::string& path, int64_t size, float* dst) {
+// Debian's stb_image (2.27) builds a Huffman table from 16 code-length counts without checking that they sum to at
+// most 256: a crafted DHT segment writes past stbi__huffman::size[257] into the decoder state (fixed upstream in
+// 2.28). This walks the markers as stb does (junk between segments skipped byte by byte, entropy-coded data up to
+// the next FF not followed by 00, FF or a restart marker) and refuses any DHT segment whose tables do not tile it
+// exactly or hold more than 256 codes; stb then only ever parses tables this has checked.
+void check_jpeg_huffman_tables(const uint8_t* b, size_t n, const std::string& what) {
+  size_t i = 2;  // after SOI
+  bool in_scan = false;
+  while (i + 1 < n) {
+    if (in_scan) {
+      const uint8_t next = b[i + 1];
+      if (b[i] != 0xFF || next == 0x00 || next == 0xFF || (next >= 0xD0 && next <= 0xD7)) {
+        ++i;
+        continue;
+      }
+      in_scan = false;
+    }
+    if (b[i] != 0xFF) {
+      ++i;
+      continue;
+    }
+    while (i < n && b[i] == 0xFF) ++i;  // fill bytes
+    if (i >= n) return;
+    const uint8_t m = b[i++];
+    if (m == 0xD9) return;                                            // EOI
+    if (m == 0xD8 || m == 0x01 || (m >= 0xD0 && m <= 0xD7)) continue;  // no length field
+    if (n - i < 2) return;
+    const size_t len = (size_t(b[i]) << 8) | b[i + 1];
+    if (len < 2) return;  // stb refuses a segment shorter than its own length field before reading a table
+    if (m == 0xC4) {
+      // stb reads zeros past the end of the data, so a DHT segment cut off by the end of file still builds tables.
+      auto at = [&](size_t k) -> size_t { return k < n ? b[k] : 0; };
+      for (size_t p = i + 2, end = i + len; p < end;) {
+        YOCO_CHECK(end - p >= 17, what, ": JPEG Huffman table at byte ", p, " is cut short by its segment");
+        size_t codes = 0;
+        for (size_t k = 1; k <= 16; ++k) codes += at(p + k);
+        YOCO_CHECK(codes <= 256 && codes <= end - p - 17, what, ": JPEG Huffman table at byte ", p, " declares ",
+                   codes, " codes: expected at most 256, inside its segment");
+        p += 17 + codes;
+      }
+    }
+    if (len > n - i) return;  // the rest of the file is this segment: no later marker to check
+    i += len;
+    if (m == 0xDA) in_scan = true;  // SOS: entropy-coded data follows its header
+  }
+}
+
+}  // namespace
+
+void decode_image(const char* data, size_t n, const std::string& what, int64_t size, float* dst) {
+  YOCO_CHECK(size > 0 && size <= kMaxSide, what, ": output size ", size, " out of range [1, ", kMaxSide, "]");
+  YOCO_CHECK(n > 0 && n <= static_cast<size_t>(INT32_MAX), what, ": ", n, " bytes: expected a PNG or JPEG file");
+  const auto* p = reinterpret_cast<const stbi_uc*>(data);
+  const int len = static_cast<int>(n);
+  if (n >= 2 && uint8_t(data[0]) == 0xFF && uint8_t(data[1]) == 0xD8) check_jpeg_huffman_tables(p, n, what);
   int w = 0, h = 0, c = 0;
-  std::unique_ptr<uint8_t, void (*)(void*)> px(stbi_load(path.c_str(), &w, &h, &c, 3), stbi_image_free);
-  YOCO_CHECK(px != nullptr, path, ": cannot decode image: ", stbi_failure_reason() ? stbi_failure_reason() : "?");
+  // The header's dimensions first: a tiny file declaring a huge image is refused before anything is allocated.
+  YOCO_CHECK(stbi_info_from_memory(p, len, &w, &h, &c), what, ": cannot decode image: ",
+             printable(stbi_failure_reason() ? stbi_failure_reason() : "?"), " (expected a PNG or JPEG file)");
+  YOCO_CHECK(w > 0 && h > 0 && w <= kMaxSide && h <= kMaxSide && int64_t(w) * h <= kMaxPixels, what, ": image of ",
+             w, "x", h, " pixels: expected 1..", kMaxSide, " a side and at most ", kMaxPixels, " pixels");
+  int dw = 0, dh = 0;
+  std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load_from_memory(p, len, &dw, &dh, &c, 3), stbi_image_free);
+  YOCO_CHECK(px != nullptr, what, ": cannot decode image: ",
+             printable(stbi_failure_reason() ? stbi_failure_reason() : "?"));
+  YOCO_CHECK(dw == w && dh == h, what, ": decoded ", dw, "x", dh, " pixels but the header says ", w, "x", h);
   // Shorter side -> size keeps the aspect ratio (torchvision Resize(size) + CenterCrop(size)). Plain bilinear,
   // no antialias prefilter: large downscales alias slightly compared with PIL/torchvision antialias=True.
   const double s = static_cast<double>(size) / std::min(w, h);
@@ -46,6 +128,12 @@ void load_one(const std::string& path, int64_t size, float* dst) {
   resize_center_crop(px.get(), h, w, 3, oh, ow, static_cast<int>(size), static_cast<int>(size), dst);
 }
 
+namespace {
+// Reads one file (size capped) and writes its float CHW crop into dst.
+void load_one(const std::string& path, int64_t size, float* dst) {
+  const std::vector<char> b = read_file_bytes(path, kMaxImageFileBytes);
+  decode_image(b.data(), b.size(), path, size, dst);
+}
 }  // namespace
 
 void resize_center_crop(const uint8_t* src, int h, int w, int c, int oh, int ow, int out_h, int out_w, float* dst) {
@@ -71,17 +159,25 @@ void resize_center_crop(const uint8_t* src, int h, int w, int c, int oh, int ow,
 }
 
 std::vector<std::string> image_folder_classes(const std::string& root) {
-  YOCO_CHECK(fs::is_directory(root), root, ": not a directory (expected root/<class>/*.jpg|png)");
+  std::error_code ec;
+  YOCO_CHECK(fs::is_directory(root, ec), root, ": not a directory (expected root/<class>/*.jpg|png)");
   std::vector<std::string> classes;
-  for (const auto& e : fs::directory_iterator(root))
-    if (e.is_directory()) classes.push_back(e.path().filename().string());
+  fs::directory_iterator it(root, ec);
+  YOCO_CHECK(!ec, root, ": cannot list: ", ec.message());
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    YOCO_CHECK(!ec, root, ": cannot list: ", ec.message());
+    const bool dir = it->is_directory(ec);
+    YOCO_CHECK(!ec, it->path().string(), ": cannot read the file type: ", ec.message());
+    if (dir) classes.push_back(it->path().filename().string());
+  }
+  YOCO_CHECK(!ec, root, ": cannot list: ", ec.message());
   std::sort(classes.begin(), classes.end());
   YOCO_CHECK(!classes.empty(), root, ": no class subdirectories");
   return classes;
 }
 
 Dataset load_image_folder(const std::string& root, int64_t size, const std::string& name, int64_t max_per_class) {
-  YOCO_CHECK(size > 0, "load_image_folder: size must be positive, got ", size);
+  YOCO_CHECK(size > 0 && size <= kMaxSide, root, ": image size ", size, " out of range [1, ", kMaxSide, "]");
   const auto classes = image_folder_classes(root);
   std::vector<std::string> files;
   std::vector<int64_t> labels;
