@@ -7,6 +7,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <cctype>
@@ -101,6 +102,35 @@ void check_jpeg_huffman_tables(const uint8_t* b, size_t n, const std::string& wh
   }
 }
 
+uint32_t be32(const uint8_t* p) {
+  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
+}
+
+// stb_image grows its IDAT buffer to each chunk's declared length before reading the chunk (a 116-byte file
+// declaring a 1.8 GB IDAT allocated 1.8 GB), and sizes its inflate output from the header's dimensions. So: every
+// chunk up to IEND must lie inside the file, and the IDAT bytes must be able to inflate to the pixel bytes the
+// header declares (deflate expands at most 1032:1), before stb sees the file.
+void check_png_chunks(const uint8_t* b, size_t n, const std::string& what) {
+  if (n < 33 || be32(b + 12) != 0x49484452u) return;  // no IHDR first: stb refuses the file itself
+  const uint64_t w = be32(b + 16), h = be32(b + 20), depth = b[24], color = b[25];
+  const uint64_t channels = color == 2 ? 3 : color == 4 ? 2 : color == 6 ? 4 : 1;
+  uint64_t idat = 0;
+  for (size_t p = 8; n - p >= 8;) {
+    const uint32_t len = be32(b + p), type = be32(b + p + 4);
+    YOCO_CHECK(len <= n - p - 8, what, ": PNG chunk at byte ", p, " declares ", len, " data bytes, the file has ",
+               n - p - 8, " after its header");
+    if (type == 0x49444154u) idat += len;  // IDAT
+    if (type == 0x49454e44u) break;        // IEND
+    p += 8 + static_cast<size_t>(len);
+    if (n - p < 4) break;
+    p += 4;  // CRC
+  }
+  // w, h < 2^32 and depth * channels <= 64 (stb refuses more): no overflow below 2^70 needs care, so cap first.
+  const uint64_t pixels_bits = (w > 0 && h > (uint64_t(1) << 40) / w) ? ~uint64_t(0) : w * h * depth * channels;
+  YOCO_CHECK(pixels_bits / 8 <= 1032 * idat + 1032, what, ": PNG declares ", w, "x", h, " pixels (",
+             pixels_bits / 8, " bytes) but holds ", idat, " bytes of image data: too little to inflate to that");
+}
+
 }  // namespace
 
 void decode_image(const char* data, size_t n, const std::string& what, int64_t size, float* dst) {
@@ -115,6 +145,7 @@ void decode_image(const char* data, size_t n, const std::string& what, int64_t s
              printable(stbi_failure_reason() ? stbi_failure_reason() : "?"), " (expected a PNG or JPEG file)");
   YOCO_CHECK(w > 0 && h > 0 && w <= kMaxSide && h <= kMaxSide && int64_t(w) * h <= kMaxPixels, what, ": image of ",
              w, "x", h, " pixels: expected 1..", kMaxSide, " a side and at most ", kMaxPixels, " pixels");
+  if (n >= 8 && std::memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0) check_png_chunks(p, n, what);
   int dw = 0, dh = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load_from_memory(p, len, &dw, &dh, &c, 3), stbi_image_free);
   YOCO_CHECK(px != nullptr, what, ": cannot decode image: ",

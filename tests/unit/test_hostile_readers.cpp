@@ -391,3 +391,28 @@ TEST_CASE("hostile images: a JPEG Huffman table of more than 256 codes is refuse
   check_refusal(error_of([&] { decode_image(b.data(), b.size(), path, 16, out.data()); }), path,
                 "expected at most 256, inside its segment");
 }
+
+TEST_CASE("hostile images: PNG chunks must fit in the file and the image data must be able to fill the image") {
+  // Found by fuzz_image: an IDAT chunk declaring 1.8 GB in a 116-byte file; stb grew its buffer to that first.
+  const char* root = std::getenv("YOCO_TEST_DATA");
+  REQUIRE(root != nullptr);
+  const std::string path = std::string(root) + "/fuzz/image/png-idat-length-past-end.png";
+  const std::vector<char> b = slurp(path);
+  REQUIRE(!b.empty());
+  std::vector<float> out(3 * 16 * 16);
+  check_refusal(error_of([&] { decode_image(b.data(), b.size(), path, 16, out.data()); }), path,
+                "declares 1845493760 data bytes");
+  // A valid 1000x1000 grey PNG compresses to a few kB; its header patched to 16000x1000 asks for 16 MB of pixels
+  // from the same few kB, which no deflate stream can inflate to.
+  std::vector<uint8_t> grey(1000 * 1000, 7);
+  std::vector<char> png;
+  stbi_write_png_to_func(append_bytes, &png, 1000, 1000, 1, grey.data(), 1000);
+  REQUIRE(png.size() * 1032 < 16000 * 1000);
+  CHECK(error_of([&] { decode_image(png.data(), png.size(), "ok.png", 16, out.data()); }) == "<no error>");
+  png[16] = 0;
+  png[17] = 0;
+  png[18] = char(16000 >> 8);
+  png[19] = char(16000 & 0xff);
+  check_refusal(error_of([&] { decode_image(png.data(), png.size(), "wide.png", 16, out.data()); }), "wide.png",
+                "too little to inflate to that");
+}
