@@ -61,7 +61,10 @@ std::vector<std::string> sorted_images(const fs::path& dir) {
 // the next FF not followed by 00, FF or a restart marker) and refuses any DHT segment whose tables do not tile it
 // exactly or hold more than 256 codes; stb then only ever parses tables this has checked.
 void check_jpeg_huffman_tables(const uint8_t* b, size_t n, const std::string& what) {
-  size_t i = 2;  // after SOI
+  size_t i = 0;
+  while (i < n && b[i] == 0xFF) ++i;  // stb takes FF FF ... D8 as the start-of-image marker too
+  if (i >= n || b[i] != 0xD8) return;  // not a JPEG to stb either
+  ++i;
   bool in_scan = false;
   while (i + 1 < n) {
     if (in_scan) {
@@ -138,7 +141,7 @@ void decode_image(const char* data, size_t n, const std::string& what, int64_t s
   YOCO_CHECK(n > 0 && n <= static_cast<size_t>(INT32_MAX), what, ": ", n, " bytes: expected a PNG or JPEG file");
   const auto* p = reinterpret_cast<const stbi_uc*>(data);
   const int len = static_cast<int>(n);
-  if (n >= 2 && uint8_t(data[0]) == 0xFF && uint8_t(data[1]) == 0xD8) check_jpeg_huffman_tables(p, n, what);
+  if (uint8_t(data[0]) == 0xFF) check_jpeg_huffman_tables(p, n, what);
   int w = 0, h = 0, c = 0;
   // The header's dimensions first: a tiny file declaring a huge image is refused before anything is allocated.
   YOCO_CHECK(stbi_info_from_memory(p, len, &w, &h, &c), what, ": cannot decode image: ",

@@ -1,6 +1,9 @@
 // The one translation unit holding the stb_image implementation (header-only library; the writer is in
 // stb_write_impl.cpp, so a sanitized fuzz build can check the decoder alone).
 #pragma GCC diagnostic push
+#ifdef __clang__
+#pragma clang diagnostic ignored "-Wunknown-warning-option"  // the GCC-only groups below
+#endif
 #pragma GCC diagnostic ignored "-Wall"
 #pragma GCC diagnostic ignored "-Wextra"
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"

@@ -2,6 +2,9 @@
 // the decoder so the fuzz build can exempt it: its JPEG encoder left-shifts negative values (UBSan shift-base),
 // which is no reader's concern.
 #pragma GCC diagnostic push
+#ifdef __clang__
+#pragma clang diagnostic ignored "-Wunknown-warning-option"  // the GCC-only groups below
+#endif
 #pragma GCC diagnostic ignored "-Wall"
 #pragma GCC diagnostic ignored "-Wextra"
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"

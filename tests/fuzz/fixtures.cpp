@@ -77,14 +77,25 @@ const app::CondenseConfig& checkpoint_config() {
   return c;
 }
 
-std::string scratch_path(const std::string& name) {
-  static const std::string dir = [] {
+namespace {
+// The scratch directory, removed when the process exits normally (libFuzzer exits through exit()).
+struct ScratchDir {
+  std::string path;
+  ScratchDir() {
     const fs::path base = fs::is_directory("/dev/shm") ? fs::path("/dev/shm") : fs::temp_directory_path();
-    const fs::path d = base / ("yoco-fuzz-" + std::to_string(getpid()));
-    fs::create_directories(d);
-    return d.string();
-  }();
-  return dir + "/" + name;
+    path = (base / ("yoco-fuzz-" + std::to_string(getpid()))).string();
+    fs::create_directories(path);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+}  // namespace
+
+std::string scratch_path(const std::string& name) {
+  static const ScratchDir dir;
+  return dir.path + "/" + name;
 }
 
 void write_bytes(const std::string& path, const uint8_t* data, size_t size) {

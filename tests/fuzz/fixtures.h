@@ -15,7 +15,8 @@ const data::CondensedSet& tiny_set();
 // The configuration the checkpoint target resumes with (fashion-mnist, ipc 1, factor 1, seed 7).
 const app::CondenseConfig& checkpoint_config();
 
-// `name` in this process's scratch directory (/dev/shm when present, else the temp dir), created on first use.
+// `name` in this process's scratch directory (/dev/shm when present, else the temp dir), created on first use and
+// removed at a normal exit.
 std::string scratch_path(const std::string& name);
 // Writes the bytes to path (truncating); aborts if that fails, since the target would then test nothing.
 void write_bytes(const std::string& path, const uint8_t* data, size_t size);
