@@ -1,9 +1,8 @@
 // CIFAR binary readers: size and label-range validation with file/offset in each error.
 #include "data/cifar.h"
+#include "data/zip.h"
 
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <tuple>
 
 namespace yoco::data {
@@ -11,11 +10,8 @@ namespace {
 
 constexpr int64_t kPixels = 3 * 32 * 32;
 
-std::vector<uint8_t> read_raw(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  YOCO_CHECK(in.good(), path, ": cannot open");
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+// The largest batch file accepted (CIFAR-100's train.bin is 153 MB): refused from its size, before reading.
+constexpr uint64_t kMaxBatchBytes = uint64_t(1) << 30;
 
 // The archives unpack into a subdirectory; accept either the parent or the subdirectory itself.
 std::string resolve_dir(const std::string& dir, const std::string& sub, const std::string& probe) {
@@ -28,15 +24,22 @@ std::string resolve_dir(const std::string& dir, const std::string& sub, const st
 // Appends all records of one file; `label_bytes` = 1 (CIFAR-10) or 2 (CIFAR-100, fine label is the last byte).
 void append_file(const std::string& path, int label_bytes, int num_classes, std::vector<float>& x,
                  std::vector<int64_t>& y) {
-  const auto b = read_raw(path);
-  const std::string f = std::filesystem::path(path).filename().string();
   const size_t rec = static_cast<size_t>(label_bytes + kPixels);
-  YOCO_CHECK(!b.empty() && b.size() % rec == 0, f, ": truncated at byte ", b.size() - b.size() % rec,
-             ": file size ", b.size(), " is not a positive multiple of the ", rec, "-byte record size");
-  x.reserve(x.size() + b.size());  // one float per byte, slightly over (labels): avoids regrowth
-  for (size_t off = 0; off < b.size(); off += rec) {
+  std::error_code ec;
+  YOCO_CHECK(std::filesystem::is_regular_file(path, ec), path, ": cannot open (not a regular file)");
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  YOCO_CHECK(!ec, path, ": cannot read its size: ", ec.message());
+  YOCO_CHECK(size <= kMaxBatchBytes, path, ": ", size, " bytes, more than the ", kMaxBatchBytes,
+             " a CIFAR batch file may have");
+  YOCO_CHECK(size > 0 && size % rec == 0, path, ": truncated at byte ", size - size % rec, ": file size ", size,
+             " is not a positive multiple of the ", rec, "-byte record size");
+  const std::vector<char> raw = read_file_bytes(path, kMaxBatchBytes);
+  YOCO_CHECK(raw.size() == size, path, ": changed size while being read");
+  const uint8_t* b = reinterpret_cast<const uint8_t*>(raw.data());
+  x.reserve(x.size() + size);  // one float per byte, slightly over (labels): avoids regrowth
+  for (size_t off = 0; off < size; off += rec) {
     const int label = b[off + static_cast<size_t>(label_bytes) - 1];
-    YOCO_CHECK(label < num_classes, f, ": label ", label, " at byte ", off + label_bytes - 1, ": expected < ",
+    YOCO_CHECK(label < num_classes, path, ": label ", label, " at byte ", off + label_bytes - 1, ": expected < ",
                num_classes);
     y.push_back(label);
     for (int64_t p = 0; p < kPixels; ++p) x.push_back(static_cast<float>(b[off + label_bytes + p]) / 255.f);

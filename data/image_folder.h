@@ -14,6 +14,11 @@ namespace yoco::data {
 Dataset load_image_folder(const std::string& root, int64_t size, const std::string& name = "imagenet",
                           int64_t max_per_class = 0);
 
+// One PNG/JPEG file's bytes decoded, resized and cropped as load_image_folder does, into dst (3*size*size
+// floats). The header's dimensions are checked (at most 16384 a side, 64 Mpx) before decoding; `what` names the
+// file in errors.
+void decode_image(const char* data, size_t n, const std::string& what, int64_t size, float* dst);
+
 // The class folder names load_image_folder would use, in label order.
 std::vector<std::string> image_folder_classes(const std::string& root);
 

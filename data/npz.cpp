@@ -1,6 +1,7 @@
 // .npz writer/reader: .npy files in the stored-entry zip container of data/zip.h.
 #include "data/npz.h"
 #include "data/half.h"
+#include "data/printable.h"
 #include "data/zip.h"
 
 #include <cstdio>
@@ -11,12 +12,17 @@
 namespace yoco::data {
 namespace {
 
+// Caps for shapes read from files: no real array needs more (numpy allows 64 dims, we use at most 4).
+constexpr size_t kMaxNdim = 8;
+constexpr int64_t kMaxDim = int64_t(1) << 40;
+constexpr uint64_t kMaxBytes = uint64_t(1) << 46;
+
 size_t dtype_itemsize(const std::string& d, const std::string& what) {
   if (d == "<f4") return 4;
   if (d == "<f2") return 2;
   if (d == "<i8") return 8;
   if (d == "|u1") return 1;
-  YOCO_CHECK(false, what, ": unsupported dtype '", d, "' (supported: <f4, <f2, <i8, |u1)");
+  YOCO_CHECK(false, what, ": unsupported dtype '", printable(d), "' (supported: <f4, <f2, <i8, |u1)");
   return 0;
 }
 
@@ -26,43 +32,64 @@ std::string shape_tuple(const std::vector<int64_t>& s) {
   return t + ")";
 }
 
-// ---- npy header dict parsing: only the three keys numpy writes ----
+// ---- npy header dict parsing: only the three keys numpy writes; every index is checked against the header ----
 std::string dict_value(const std::string& h, const std::string& key, const std::string& what) {
   const size_t k = h.find("'" + key + "'");
-  YOCO_CHECK(k != std::string::npos, what, ": npy header has no '", key, "': ", h);
+  YOCO_CHECK(k != std::string::npos, what, ": npy header has no '", key, "' key");
   size_t v = h.find(':', k);
-  YOCO_CHECK(v != std::string::npos, what, ": npy header malformed near '", key, "': ", h);
+  YOCO_CHECK(v != std::string::npos, what, ": npy header malformed near '", key, "' (no ':')");
   ++v;
   while (v < h.size() && h[v] == ' ') ++v;
-  size_t e = v;
-  if (h[v] == '\'') e = h.find('\'', v + 1) + 1;
-  else if (h[v] == '(') e = h.find(')', v) + 1;
-  else e = h.find_first_of(",}", v);
-  YOCO_CHECK(e != std::string::npos && e > v, what, ": npy header malformed near '", key, "': ", h);
-  return h.substr(v, e - v);
+  YOCO_CHECK(v < h.size(), what, ": npy header ends after '", key, "':");
+  size_t e = std::string::npos;
+  if (h[v] == '\'') {
+    e = h.find('\'', v + 1);
+  } else if (h[v] == '(') {
+    e = h.find(')', v);
+  } else {
+    e = h.find_first_of(",}", v);
+    if (e != std::string::npos) --e;  // the value ends before the delimiter
+  }
+  YOCO_CHECK(e != std::string::npos && e >= v, what, ": npy header malformed near '", key, "' (unterminated value)");
+  return h.substr(v, e - v + 1);
 }
 
 std::vector<int64_t> parse_shape(const std::string& t, const std::string& what) {
+  YOCO_CHECK(t.size() >= 2 && t.front() == '(' && t.back() == ')', what, ": npy shape is not a tuple");
   std::vector<int64_t> s;
   size_t i = 1;
-  while (i < t.size()) {
-    while (i < t.size() && (t[i] == ' ' || t[i] == ',' || t[i] == ')')) ++i;
-    if (i >= t.size()) break;
-    size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(t.substr(i), &used);
-    } catch (...) {
-      YOCO_CHECK(false, what, ": npy shape '", t, "' is not a tuple of integers");
+  while (i + 1 < t.size()) {
+    while (i + 1 < t.size() && (t[i] == ' ' || t[i] == ',')) ++i;
+    if (i + 1 >= t.size()) break;
+    YOCO_CHECK(t[i] >= '0' && t[i] <= '9', what, ": npy shape ", t, " is not a tuple of non-negative integers");
+    int64_t v = 0;
+    for (; i + 1 < t.size() && t[i] >= '0' && t[i] <= '9'; ++i) {
+      YOCO_CHECK(v <= (kMaxDim - (t[i] - '0')) / 10, what, ": npy shape ", t, " has a dimension over ", kMaxDim);
+      v = v * 10 + (t[i] - '0');
     }
-    YOCO_CHECK(v >= 0, what, ": negative dimension in npy shape ", t);
+    // Trailing 'L' is how Python 2 numpy wrote longs.
+    if (i + 1 < t.size() && t[i] == 'L') ++i;
+    YOCO_CHECK(s.size() < kMaxNdim, what, ": npy shape ", t, " has more than ", kMaxNdim, " dimensions");
     s.push_back(v);
-    i += used;
   }
   return s;
 }
 
 }  // namespace
+
+uint64_t checked_nbytes(const std::vector<int64_t>& shape, size_t itemsize, const std::string& what) {
+  // Zero dims are multiplied as 1 too: strides computed later from the other dims must not overflow either.
+  uint64_t strided = itemsize, n = itemsize;
+  for (int64_t d : shape) {
+    YOCO_CHECK(d >= 0 && d <= kMaxDim, what, ": dimension ", d, " out of range [0, ", kMaxDim, "]");
+    const uint64_t m = d == 0 ? 1 : static_cast<uint64_t>(d);
+    YOCO_CHECK(strided <= kMaxBytes / m, what, ": shape ", shape_tuple(shape), " of ", itemsize,
+               "-byte items exceeds ", kMaxBytes, " bytes");
+    strided *= m;
+    n *= static_cast<uint64_t>(d);
+  }
+  return n;
+}
 
 int64_t NpyArray::numel() const {
   int64_t n = 1;
@@ -97,17 +124,19 @@ NpyArray npy_parse(const char* p, size_t size, const std::string& what) {
     hlen |= (size_t(uint8_t(p[10])) << 16) | (size_t(uint8_t(p[11])) << 24);
     pre = 12;
   }
-  YOCO_CHECK(pre + hlen <= size, what, ": npy header of ", hlen, " bytes runs past the entry end (", size, " bytes)");
+  YOCO_CHECK(hlen <= size - pre, what, ": npy header of ", hlen, " bytes at byte ", pre, " runs past the entry end (",
+             size, " bytes)");
   const std::string h(p + pre, hlen);
   NpyArray a;
   std::string descr = dict_value(h, "descr", what);
-  YOCO_CHECK(descr.size() >= 2 && descr.front() == '\'', what, ": npy descr is not a string: ", descr);
+  YOCO_CHECK(descr.size() >= 2 && descr.front() == '\'' && descr.back() == '\'', what,
+             ": npy descr is not a string");
   a.dtype = descr.substr(1, descr.size() - 2);
   if (a.dtype == "<u1") a.dtype = "|u1";
   const size_t item = dtype_itemsize(a.dtype, what);
   YOCO_CHECK(dict_value(h, "fortran_order", what) == "False", what, ": fortran_order arrays are not supported");
   a.shape = parse_shape(dict_value(h, "shape", what), what);
-  const size_t expect = size_t(a.numel()) * item, got = size - pre - hlen;
+  const uint64_t expect = checked_nbytes(a.shape, item, what), got = size - pre - hlen;
   YOCO_CHECK(got == expect, what, ": ", got, " data bytes at byte ", pre + hlen, ": expected ", expect, " for shape ",
              shape_tuple(a.shape), " of ", a.dtype);
   a.bytes.assign(p + pre + hlen, p + size);
@@ -192,7 +221,7 @@ std::map<std::string, NpyArray> read_npz(const std::string& path) {
 std::map<std::string, NpyArray> read_npz_bytes(const char* data, size_t size, const std::string& path) {
   std::map<std::string, NpyArray> out;
   for (const ZipEntry& e : read_zip_entries(data, size, path)) {
-    const std::string what = path + ": entry " + e.name;
+    const std::string what = path + ": entry " + printable(e.name);
     std::string key = e.name;
     if (key.size() > 4 && key.compare(key.size() - 4, 4, ".npy") == 0) key.resize(key.size() - 4);
     YOCO_CHECK(!out.count(key), what, ": duplicate entry");

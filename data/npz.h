@@ -38,6 +38,10 @@ std::map<std::string, NpyArray> read_npz_bytes(const char* data, size_t size, co
 
 // The .npy v1.0 serialisation of one array (header padded to a multiple of 64 bytes) and its parser.
 std::vector<char> npy_serialize(const NpyArray& a);
+// Parses one .npy entry, refusing any header, shape (at most 8 dimensions) or byte count that disagrees with the
+// `size` bytes present before copying anything.
 NpyArray npy_parse(const char* data, size_t size, const std::string& what);
+// Bytes of `shape` at `itemsize` each, refusing negative or huge dimensions and any product that overflows.
+uint64_t checked_nbytes(const std::vector<int64_t>& shape, size_t itemsize, const std::string& what);
 
 }  // namespace yoco::data

@@ -62,6 +62,11 @@ void check_set(const CondensedSet& s, const std::string& what);
 // stored as s.meta.storage says; load_set checks the 'images' dtype agrees with the meta.
 void save_set(const std::string& path, const CondensedSet& s);
 CondensedSet load_set(const std::string& path, const SetExpect& expect = {});
+// The same from the file's bytes in memory; `path` names them in errors.
+CondensedSet load_set_bytes(const char* data, size_t size, const std::string& path, const SetExpect& expect = {});
+
+// Refuses JSON text nested deeper than `max_depth` (before a recursive parser sees it), naming `what`.
+void check_json_depth(const std::string& text, const std::string& what, int max_depth = 64);
 
 // Generic container: named f32/i64 tensors + a "meta" JSON entry (scores files: keys "scores/<name>").
 struct ArraysWithMeta {

@@ -3,10 +3,12 @@
 #include "data/zip.h"
 
 #include <zlib.h>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include "data/printable.h"
 #include "kernels/common.h"
 
 namespace yoco::data {
@@ -68,13 +70,15 @@ void apply_zip64(const Bytes& b, uint64_t x, uint64_t xlen, CentralEntry& c) {
   const uint64_t end = x + xlen;  // inside the buffer: checked by the caller
   for (uint64_t p = x; end - p >= 4;) {
     const uint32_t id = b.u16(p), len = b.u16(p + 2);
-    YOCO_CHECK(len <= end - p - 4, b.file, ": entry ", c.name, ": zip extra field at byte ", p, " overruns its entry");
+    YOCO_CHECK(len <= end - p - 4, b.file, ": entry ", printable(c.name), ": zip extra field at byte ", p,
+               " overruns its entry");
     uint64_t q = p + 4;
     const uint64_t qend = q + len;
     if (id == 1) {
       auto take = [&](uint64_t& v) {
         if (v != 0xffffffff) return;
-        YOCO_CHECK(qend - q >= 8, b.file, ": entry ", c.name, ": zip64 extra field at byte ", p, " is too short");
+        YOCO_CHECK(qend - q >= 8, b.file, ": entry ", printable(c.name), ": zip64 extra field at byte ", p,
+                   " is too short");
         v = b.u64(q);
         q += 8;
       };
@@ -143,13 +147,28 @@ std::vector<ZipEntry> read_zip_entries(const char* data, size_t size, const std:
   const Bytes b{data, size, file};
   std::vector<ZipEntry> out;
   std::set<std::string> seen;
+  std::vector<std::pair<uint64_t, uint64_t>> spans;  // [local header, data end) of each entry
   for (const CentralEntry& c : read_directory(b)) {
-    const std::string what = file + ": entry " + c.name;
-    const uint64_t start = data_start(b, c, what);
-    const uint32_t crc = crc_of(data + start, c.usize);
-    YOCO_CHECK(crc == c.crc, what, ": CRC32 mismatch (stored ", c.crc, ", computed ", crc, "): file is corrupt");
+    const std::string what = file + ": entry " + printable(c.name);
     YOCO_CHECK(seen.insert(c.name).second, what, ": duplicate entry");
+    const uint64_t start = data_start(b, c, what);
+    spans.emplace_back(c.offset, start + c.usize);
     out.push_back({c.name, start, c.usize, c.crc});
+  }
+  // Entries sharing bytes would let a small file stand for many copies of one large entry (every reader copies
+  // each entry out): refuse overlaps, so the entries' total size never exceeds the file's. Checked before any CRC
+  // pass, which would otherwise cost that many passes too.
+  std::vector<size_t> order(spans.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t x, size_t y) { return spans[x] < spans[y]; });
+  for (size_t i = 1; i < order.size(); ++i)
+    YOCO_CHECK(spans[order[i - 1]].second <= spans[order[i]].first, file, ": entry ", printable(out[order[i]].name),
+               " at byte ", spans[order[i]].first, " overlaps entry ", printable(out[order[i - 1]].name),
+               " (ending at byte ", spans[order[i - 1]].second, "): corrupt or crafted zip");
+  for (const ZipEntry& e : out) {
+    const uint32_t crc = crc_of(data + e.offset, e.size);
+    YOCO_CHECK(crc == e.crc, file, ": entry ", printable(e.name), ": CRC32 mismatch (stored ", e.crc, ", computed ",
+               crc, "): file is corrupt");
   }
   return out;
 }

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages yoco needs (idempotent: only what is missing). `--tests` adds LibTorch and
-# PyTorch for the parity suite and the benchmarks.
+# PyTorch for the parity suite and the benchmarks, and clang with its libFuzzer/sanitizer runtimes and OpenMP for
+# the fuzz targets (scripts/fuzz.sh).
 set -euo pipefail
 pkgs=(cmake ninja-build g++ libdnnl-dev doctest-dev libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev
       dataset-fashion-mnist)
 if [[ "${1:-}" == "--tests" ]]; then
-  pkgs+=(libtorch-dev python3-torch python3-numpy)
+  pkgs+=(libtorch-dev python3-torch python3-numpy clang libclang-rt-14-dev libomp-dev)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
