@@ -1,19 +1,12 @@
-// CIFAR-10 image-folder reader: class names checked against CIFAR-10's, 32x32 images decoded with stb_image.
+// CIFAR-10 image-folder reader: class names checked against CIFAR-10's, 32x32 images decoded by the image-folder
+// reader's checked decoder.
 #include "data/cifar_folder.h"
 
 #include <algorithm>
-#include <cctype>
 #include <filesystem>
-#include <memory>
 #include <tuple>
 #include "data/image_folder.h"
 #include "kernels/common.h"
-
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wall"
-#pragma GCC diagnostic ignored "-Wextra"
-#include <stb/stb_image.h>
-#pragma GCC diagnostic pop
 
 namespace fs = std::filesystem;
 
@@ -21,12 +14,6 @@ namespace yoco::data {
 namespace {
 
 constexpr int kSide = 32;
-
-bool has_image_extension(const fs::path& p) {
-  std::string ext = p.extension().string();
-  for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
-}
 
 std::string split_dir(const std::string& dir, bool train) {
   if (train) return (fs::path(dir) / "train").string();
@@ -69,11 +56,8 @@ Dataset load_cifar10_folder(const std::string& dir, bool train) {
   std::vector<std::string> files;
   std::vector<int64_t> labels;
   for (size_t k = 0; k < classes.size(); ++k) {
-    std::vector<std::string> in_class;
-    for (const auto& e : fs::directory_iterator(fs::path(root) / classes[k]))
-      if (e.is_regular_file() && has_image_extension(e.path())) in_class.push_back(e.path().string());
+    std::vector<std::string> in_class = image_files((fs::path(root) / classes[k]).string());
     YOCO_CHECK(!in_class.empty(), root, "/", classes[k], ": no .png/.jpg/.jpeg files");
-    std::sort(in_class.begin(), in_class.end());
     for (auto& f : in_class) files.push_back(std::move(f));
     labels.insert(labels.end(), in_class.size(), static_cast<int64_t>(k));
   }
@@ -89,18 +73,13 @@ Dataset load_cifar10_folder(const std::string& dir, bool train) {
   float* x = d.images.data<float>();
   for (int64_t i = 0; i < n; ++i) {
     const std::string& path = files[static_cast<size_t>(i)];
-    int w = 0, h = 0, c = 0;
-    // The header first: a file of another size is refused before its pixels are decoded.
-    YOCO_CHECK(stbi_info(path.c_str(), &w, &h, &c) == 1, path, ": cannot decode image: ",
-               stbi_failure_reason() ? stbi_failure_reason() : "?");
+    // The header first (with the image folder's checks against crafted files): another size is refused before
+    // its pixels are decoded. At 32x32 decode_image's resize is the identity, so pixels are used as they are.
+    const std::vector<char> b = read_image_file(path);
+    const auto [w, h] = image_dimensions(b.data(), b.size(), path);
     YOCO_CHECK(w == kSide && h == kSide, path, ": image is ", w, "x", h, ", expected 32x32 (CIFAR-10 images are used ",
                "as they are, not resized)");
-    std::unique_ptr<uint8_t, void (*)(void*)> px(stbi_load(path.c_str(), &w, &h, &c, 3), stbi_image_free);
-    YOCO_CHECK(px != nullptr && w == kSide && h == kSide, path, ": cannot decode image: ",
-               stbi_failure_reason() ? stbi_failure_reason() : "?");
-    float* dst = x + i * 3 * kSide * kSide;
-    for (int p = 0; p < kSide * kSide; ++p)
-      for (int ch = 0; ch < 3; ++ch) dst[ch * kSide * kSide + p] = px.get()[p * 3 + ch] / 255.f;
+    decode_image(b.data(), b.size(), path, kSide, x + i * 3 * kSide * kSide);
   }
   return d;
 }

@@ -136,20 +136,26 @@ void check_png_chunks(const uint8_t* b, size_t n, const std::string& what) {
 
 }  // namespace
 
-void decode_image(const char* data, size_t n, const std::string& what, int64_t size, float* dst) {
-  YOCO_CHECK(size > 0 && size <= kMaxSide, what, ": output size ", size, " out of range [1, ", kMaxSide, "]");
+std::pair<int, int> image_dimensions(const char* data, size_t n, const std::string& what) {
   YOCO_CHECK(n > 0 && n <= static_cast<size_t>(INT32_MAX), what, ": ", n, " bytes: expected a PNG or JPEG file");
   const auto* p = reinterpret_cast<const stbi_uc*>(data);
-  const int len = static_cast<int>(n);
   if (uint8_t(data[0]) == 0xFF) check_jpeg_huffman_tables(p, n, what);
   int w = 0, h = 0, c = 0;
   // The header's dimensions first: a tiny file declaring a huge image is refused before anything is allocated.
-  YOCO_CHECK(stbi_info_from_memory(p, len, &w, &h, &c), what, ": cannot decode image: ",
+  YOCO_CHECK(stbi_info_from_memory(p, static_cast<int>(n), &w, &h, &c), what, ": cannot decode image: ",
              printable(stbi_failure_reason() ? stbi_failure_reason() : "?"), " (expected a PNG or JPEG file)");
   YOCO_CHECK(w > 0 && h > 0 && w <= kMaxSide && h <= kMaxSide && int64_t(w) * h <= kMaxPixels, what, ": image of ",
              w, "x", h, " pixels: expected 1..", kMaxSide, " a side and at most ", kMaxPixels, " pixels");
   if (n >= 8 && std::memcmp(data, "\x89PNG\r\n\x1a\n", 8) == 0) check_png_chunks(p, n, what);
-  int dw = 0, dh = 0;
+  return {w, h};
+}
+
+void decode_image(const char* data, size_t n, const std::string& what, int64_t size, float* dst) {
+  YOCO_CHECK(size > 0 && size <= kMaxSide, what, ": output size ", size, " out of range [1, ", kMaxSide, "]");
+  const auto [w, h] = image_dimensions(data, n, what);
+  const auto* p = reinterpret_cast<const stbi_uc*>(data);
+  const int len = static_cast<int>(n);
+  int dw = 0, dh = 0, c = 0;
   std::unique_ptr<stbi_uc, void (*)(void*)> px(stbi_load_from_memory(p, len, &dw, &dh, &c, 3), stbi_image_free);
   YOCO_CHECK(px != nullptr, what, ": cannot decode image: ",
              printable(stbi_failure_reason() ? stbi_failure_reason() : "?"));
@@ -162,10 +168,14 @@ void decode_image(const char* data, size_t n, const std::string& what, int64_t s
   resize_center_crop(px.get(), h, w, 3, oh, ow, static_cast<int>(size), static_cast<int>(size), dst);
 }
 
+std::vector<char> read_image_file(const std::string& path) { return read_file_bytes(path, kMaxImageFileBytes); }
+
+std::vector<std::string> image_files(const std::string& dir) { return sorted_images(dir); }
+
 namespace {
 // Reads one file (size capped) and writes its float CHW crop into dst.
 void load_one(const std::string& path, int64_t size, float* dst) {
-  const std::vector<char> b = read_file_bytes(path, kMaxImageFileBytes);
+  const std::vector<char> b = read_image_file(path);
   decode_image(b.data(), b.size(), path, size, dst);
 }
 }  // namespace

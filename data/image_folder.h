@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 #include "data/dataset.h"
 
@@ -18,6 +19,12 @@ Dataset load_image_folder(const std::string& root, int64_t size, const std::stri
 // floats). The header's dimensions are checked (at most 16384 a side, 64 Mpx) before decoding; `what` names the
 // file in errors.
 void decode_image(const char* data, size_t n, const std::string& what, int64_t size, float* dst);
+// The (width, height) a PNG/JPEG header declares, after the same checks decode_image makes, without decoding.
+std::pair<int, int> image_dimensions(const char* data, size_t n, const std::string& what);
+// One image file's bytes, refusing a file over the reader's cap (256 MiB) before reading it.
+std::vector<char> read_image_file(const std::string& path);
+// The .jpg/.jpeg/.png regular files of one folder, sorted by name; unreadable entries are one-line errors.
+std::vector<std::string> image_files(const std::string& dir);
 
 // The class folder names load_image_folder would use, in label order.
 std::vector<std::string> image_folder_classes(const std::string& root);

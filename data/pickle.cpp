@@ -1,5 +1,6 @@
 // Restricted unpickler: a data-only pickle machine with bounded stack, memo and nesting; hooks decide globals.
 #include "data/pickle.h"
+#include "data/printable.h"
 
 #include <cstring>
 #include <unordered_map>
@@ -21,22 +22,6 @@ const char* pickle_kind_name(PickleValue::Kind k) {
     case PickleValue::Kind::Object: return "object";
   }
   return "?";
-}
-
-std::string escaped(const std::string& s, size_t max) {
-  std::string out;
-  for (size_t k = 0; k < s.size(); ++k) {
-    if (out.size() >= max) return out + "...";
-    const auto ch = static_cast<unsigned char>(s[k]);
-    if (ch >= 0x20 && ch < 0x7f && ch != '\\') {
-      out += static_cast<char>(ch);
-    } else {
-      out += "\\x";
-      out += "0123456789abcdef"[ch >> 4];
-      out += "0123456789abcdef"[ch & 15];
-    }
-  }
-  return out;
 }
 
 namespace {
@@ -160,7 +145,7 @@ class Machine {
 
   void global(const std::string& module, const std::string& name) {
     const std::string g = module + "." + name;
-    fail_if(!hooks_.allow_global || !hooks_.allow_global(g), "global '", escaped(g),
+    fail_if(!hooks_.allow_global || !hooks_.allow_global(g), "global '", printable(g),
             "' is not allowed (only the tensor-rebuilding globals torch.load(weights_only=True) accepts)");
     PickleRef v = make(Kind::Global);
     v->s = g;
@@ -272,10 +257,10 @@ class Machine {
                 ", expected an allowed global");
         fail_if(args->kind != Kind::Tuple, "REDUCE arguments are a ", pickle_kind_name(args->kind),
                 ", expected a tuple");
-        fail_if(!hooks_.reduce, "REDUCE of '", escaped(fn->s), "' is not allowed here");
+        fail_if(!hooks_.reduce, "REDUCE of '", printable(fn->s), "' is not allowed here");
         args->sealed = true;
         PickleRef r = hooks_.reduce(*fn, *args, op_at_);
-        fail_if(!r, "REDUCE of '", escaped(fn->s), "' gave nothing");
+        fail_if(!r, "REDUCE of '", printable(fn->s), "' gave nothing");
         fail_if(r->depth > kPickleMaxDepth, "nesting deeper than ", kPickleMaxDepth, " levels");
         push(std::move(r));
         break;
@@ -284,7 +269,7 @@ class Machine {
         PickleRef state = pop("BUILD");
         PickleRef& obj = top("BUILD");
         fail_if(obj->kind != Kind::Dict || state->kind != Kind::Dict, "BUILD on a ",
-                obj->kind == Kind::Global ? "'" + escaped(obj->s) + "'" : std::string(pickle_kind_name(obj->kind)),
+                obj->kind == Kind::Global ? "'" + printable(obj->s) + "'" : std::string(pickle_kind_name(obj->kind)),
                 " with a ", pickle_kind_name(state->kind), " state: only a dict state on a dict is allowed");
         append_to("BUILD", state->items, Kind::Dict);
         break;

@@ -29,9 +29,6 @@ struct PickleValue {
 };
 
 const char* pickle_kind_name(PickleValue::Kind k);
-// `s` with control and non-ASCII bytes written as \xNN and cut to `max` characters (then "..."): file-provided
-// names stay on one line inside an error message.
-std::string escaped(const std::string& s, size_t max = 80);
 
 // What the unpickler may do beyond building plain data. Each hook receives the pickle offset of the opcode, to
 // name it in its own one-line error; a hook that refuses throws (yoco::Error).

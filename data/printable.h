@@ -1,5 +1,5 @@
-// Bytes from a file quoted in an error message: non-printable bytes become '?' and long text is cut, so the
-// message stays one readable line whatever the file holds.
+// Bytes from a file quoted in an error message: control, non-ASCII and backslash bytes are written as \xNN and long
+// text is cut (then "..."), so the message stays one readable line whatever the file holds.
 #pragma once
 #include <string>
 #include <string_view>
@@ -8,11 +8,17 @@ namespace yoco::data {
 
 inline std::string printable(std::string_view s, size_t max_chars = 64) {
   std::string out;
-  for (size_t i = 0; i < s.size() && i < max_chars; ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
+  for (size_t k = 0; k < s.size(); ++k) {
+    if (out.size() >= max_chars) return out + "...";
+    const auto ch = static_cast<unsigned char>(s[k]);
+    if (ch >= 0x20 && ch < 0x7f && ch != '\\') {
+      out += static_cast<char>(ch);
+    } else {
+      out += "\\x";
+      out += "0123456789abcdef"[ch >> 4];
+      out += "0123456789abcdef"[ch & 15];
+    }
   }
-  if (s.size() > max_chars) out += "...";
   return out;
 }
 

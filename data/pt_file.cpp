@@ -1,6 +1,7 @@
 // torch.save archives: zip entries located and checked, data.pkl run through the restricted unpickler with
 // torch's allow-list as hooks, every tensor view bounds-checked against its storage entry.
 #include "data/pt_file.h"
+#include "data/printable.h"
 
 #include <cstdio>
 #include <cstring>
@@ -89,26 +90,26 @@ Archive locate(const char* data, size_t size, const std::string& path) {
   for (const ZipEntry& e : entries) {
     const size_t slash = e.name.find('/');
     if (slash != std::string::npos && e.name.compare(slash, std::string::npos, "/data.pkl") == 0) {
-      YOCO_CHECK(a.prefix.empty(), path, ": two data.pkl entries ('", escaped(a.prefix), "data.pkl' and '",
-                 escaped(e.name), "'): expected one torch.save archive");
+      YOCO_CHECK(a.prefix.empty(), path, ": two data.pkl entries ('", printable(a.prefix), "data.pkl' and '",
+                 printable(e.name), "'): expected one torch.save archive");
       a.prefix = e.name.substr(0, slash + 1);
     }
   }
   YOCO_CHECK(!a.prefix.empty(), path, ": no '<archive>/data.pkl' entry: not a torch.save file");
   for (const ZipEntry& e : entries) {
-    YOCO_CHECK(e.name.compare(0, a.prefix.size(), a.prefix) == 0, path, ": entry '", escaped(e.name),
-               "' is outside the archive folder '", escaped(a.prefix), "'");
+    YOCO_CHECK(e.name.compare(0, a.prefix.size(), a.prefix) == 0, path, ": entry '", printable(e.name),
+               "' is outside the archive folder '", printable(a.prefix), "'");
     a.entries.emplace(e.name.substr(a.prefix.size()), e);
   }
   if (auto it = a.entries.find("byteorder"); it != a.entries.end()) {
     const std::string order(data + it->second.offset, it->second.size);
-    YOCO_CHECK(order == "little", path, ": entry '", escaped(a.prefix), "byteorder' is '", escaped(order, 16),
+    YOCO_CHECK(order == "little", path, ": entry '", printable(a.prefix), "byteorder' is '", printable(order, 16),
                "': only little-endian storages are supported");
   }
   if (auto it = a.entries.find("version"); it != a.entries.end()) {
     const std::string v(data + it->second.offset, std::min<uint64_t>(it->second.size, 16));
     YOCO_CHECK(v == "1\n" || v == "2\n" || v == "3\n" || v == "1" || v == "2" || v == "3", path, ": entry '",
-               escaped(a.prefix), "version' is '", escaped(v), "': expected torch.save's archive version 1 to 3");
+               printable(a.prefix), "version' is '", printable(v), "': expected torch.save's archive version 1 to 3");
   }
   return a;
 }
@@ -147,7 +148,7 @@ class TorchLoader {
   }
 
  private:
-  std::string at(size_t off) const { return cat(path_, ": ", escaped(a_.prefix), "data.pkl offset ", off); }
+  std::string at(size_t off) const { return cat(path_, ": ", printable(a_.prefix), "data.pkl offset ", off); }
 
   // ('storage', torch.<T>Storage, key, location, numel) -> the storage entry data/<key>, size checked.
   PickleRef storage(const PickleValue& pid, size_t off) {
@@ -165,16 +166,16 @@ class TorchLoader {
     YOCO_CHECK(numel >= 0, w, ": negative storage size ", numel);
     const PtDType dt = storage_types().at(type.s);
     if (auto it = cache_.find(key); it != cache_.end()) {
-      YOCO_CHECK(it->second->dtype == dt && it->second->numel == numel, w, ": storage '", escaped(key),
+      YOCO_CHECK(it->second->dtype == dt && it->second->numel == numel, w, ": storage '", printable(key),
                  "' is named again with another type or size");
       return object_of(Kind::Object, it->second);
     }
     auto e = a_.entries.find("data/" + key);
-    YOCO_CHECK(e != a_.entries.end(), w, ": no entry '", escaped(a_.prefix), "data/", escaped(key),
-               "' for storage '", escaped(key), "'");
+    YOCO_CHECK(e != a_.entries.end(), w, ": no entry '", printable(a_.prefix), "data/", printable(key),
+               "' for storage '", printable(key), "'");
     const uint64_t esize = pt_dtype_size(dt);
     YOCO_CHECK(static_cast<uint64_t>(numel) <= e->second.size / esize && numel * esize == e->second.size, w,
-               ": entry '", escaped(a_.prefix), "data/", escaped(key), "' holds ", e->second.size,
+               ": entry '", printable(a_.prefix), "data/", printable(key), "' holds ", e->second.size,
                " bytes, expected ", numel, " x ",
                esize, " for a ", pt_dtype_name(dt), " storage of ", numel, " elements");
     auto s = std::make_shared<PtStorage>();
@@ -188,7 +189,7 @@ class TorchLoader {
   }
 
   PickleRef reduce(const PickleValue& fn, const PickleValue& args, size_t off) {
-    const std::string w = at(off) + ": " + escaped(fn.s);
+    const std::string w = at(off) + ": " + printable(fn.s);
     if (fn.s == kOrderedDict) {
       YOCO_CHECK(args.items.empty(), w, "() with arguments: expected an empty OrderedDict");
       auto d = std::make_shared<PickleValue>();
@@ -219,7 +220,7 @@ class TorchLoader {
     YOCO_CHECK(t.shape.size() == t.stride.size(), w, ": size has ", t.shape.size(), " dims but stride has ",
                t.stride.size());
     YOCO_CHECK(t.offset >= 0 && t.offset <= t.storage->numel, w, ": storage_offset ", t.offset,
-               " outside storage '", escaped(t.storage->key), "' of ", t.storage->numel, " elements");
+               " outside storage '", printable(t.storage->key), "' of ", t.storage->numel, " elements");
     // Elements and the last reachable index, overflow-checked, both inside the storage.
     int64_t numel = 1, last = t.offset;
     bool overflow = false;
@@ -232,7 +233,7 @@ class TorchLoader {
       }
     YOCO_CHECK(!overflow && numel <= t.storage->numel && (numel == 0 || last < t.storage->numel), w,
                ": a view of size ", shape_str(t.shape), " stride ", shape_str(t.stride), " at offset ", t.offset,
-               " does not fit storage '", escaped(t.storage->key), "' of ", t.storage->numel, " elements");
+               " does not fit storage '", printable(t.storage->key), "' of ", t.storage->numel, " elements");
     return object_of(Kind::Object, t);
   }
 

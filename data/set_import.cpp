@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include "data/dataset.h"
+#include "data/printable.h"
 #include "data/pt_file.h"
 #include "data/registry.h"
 #include "kernels/common.h"
@@ -31,7 +32,7 @@ std::pair<const PtTensor*, const PtTensor*> images_labels(const PtFile& f) {
   for (size_t k = 0; k + 1 < r.items.size(); k += 2) {
     const PickleValue& key = *r.items[k];
     if (key.kind != Kind::String) continue;
-    if (keys.size() < 200) keys += (keys.empty() ? "'" : ", '") + escaped(key.s, 40) + "'";
+    if (keys.size() < 200) keys += (keys.empty() ? "'" : ", '") + printable(key.s, 40) + "'";
     if (key.s == "images") x = &pt_tensor(*r.items[k + 1], f.path + ": key 'images'");
     if (key.s == "labels") y = &pt_tensor(*r.items[k + 1], f.path + ": key 'labels'");
   }

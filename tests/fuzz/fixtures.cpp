@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include "apps/common/prune.h"
+#include "data/pt_file.h"
+#include "data/zip.h"
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wall"
@@ -75,6 +77,22 @@ const app::CondenseConfig& checkpoint_config() {
     return cfg;
   }();
   return c;
+}
+
+const data::Dataset& checkpoint_dataset() {
+  static const data::Dataset d = [] {
+    data::Dataset t;
+    t.name = "fashion-mnist";
+    t.num_classes = 2;
+    t.channels = 1;
+    t.height = t.width = 8;
+    t.mean = {0.2861f};
+    t.std = {0.3530f};
+    t.images = tiny_set().images;
+    t.labels = tiny_set().labels;
+    return t;
+  }();
+  return d;
 }
 
 namespace {
@@ -145,7 +163,7 @@ void write_seeds(const std::string& dir) {
   st.next_outer = 3;
   st.loss_history = {1.0, 0.5, 0.25};
   const std::string ckpt = sub("checkpoint");
-  app::save_checkpoint(ckpt + "tiny.ckpt.npz", checkpoint_config(), st);
+  app::save_checkpoint(ckpt + "tiny.ckpt.npz", checkpoint_dataset(), checkpoint_config(), st);
   fs::copy_file(ckpt + "tiny.ckpt.npz", npz + "checkpoint.npz", fs::copy_options::overwrite_existing);
 
   // IDX images (3 of 4x5) and labels, raw and gzip.
@@ -184,6 +202,20 @@ void write_seeds(const std::string& dir) {
   write_file(image + "rgb.png", png_rgb);
   write_file(image + "grey.png", png_grey);
   write_file(image + "rgb.jpg", jpg);
+
+  // PyTorch .pt: the tiny set as IDC's [images, labels] list (f32 and f16 images), and a 4x3x2x2 + 4-label file
+  // whose bare data.pkl also seeds the target's pickle-only mode (its fallback archive has storages of that size).
+  const std::string pt = sub("pt");
+  data::write_pt(pt + "tiny_f32.pt", {{tiny_set().images, data::PtDType::F32}, {tiny_set().labels, data::PtDType::I64}});
+  data::write_pt(pt + "tiny_f16.pt", {{tiny_set().images, data::PtDType::F16}, {tiny_set().labels, data::PtDType::I64}});
+  std::vector<float> px(48);
+  for (size_t i = 0; i < px.size(); ++i) px[i] = static_cast<float>(i) / 48.f;
+  data::write_pt(pt + "small.pt", {{from_vector(px, {4, 3, 2, 2}), data::PtDType::F32},
+                                   {from_int_vector({0, 1, 2, 3}, {4}), data::PtDType::I64}});
+  const std::vector<char> b = data::read_file_bytes(pt + "small.pt");
+  for (const data::ZipEntry& e : data::read_zip_entries(b.data(), b.size(), pt + "small.pt"))
+    if (e.name.size() >= 8 && e.name.compare(e.name.size() - 8, 8, "data.pkl") == 0)
+      write_bytes(pt + "small.pkl", reinterpret_cast<const uint8_t*>(b.data()) + e.offset, e.size);
 }
 
 }  // namespace yoco::fuzz

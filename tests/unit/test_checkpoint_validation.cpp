@@ -160,7 +160,7 @@ TEST_CASE("non-finite values, a bad next_outer or loss history, and missing keys
   keys.rewrite([](data::ArraysWithMeta& a) { a.meta.erase("config"); });
   check_refusal(keys.refusal(), keys.path, {"no 'config'"});
   keys.rewrite([](data::ArraysWithMeta& a) { a.meta = nlohmann::json::array(); });
-  check_refusal(keys.refusal(), keys.path, {"not a condensation checkpoint"});
+  check_refusal(keys.refusal(), keys.path, {"meta is not a JSON object"});
 }
 
 TEST_CASE("the numerics that change results must match: conv path always, thread count unless im2col") {
