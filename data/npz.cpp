@@ -191,26 +191,14 @@ std::string string_from_npy(const NpyArray& a, const std::string& what) {
 }
 
 void write_npz(const std::string& path, const std::vector<std::pair<std::string, NpyArray>>& arrays) {
-  // Readers never see a half-written file: build the temp file, then rename (atomic on POSIX).
-  const std::string tmp = path + ".tmp";
-  try {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    YOCO_CHECK(out.is_open(), tmp, ": cannot create (does the directory exist?)");
-    std::vector<std::vector<char>> npys;
-    std::vector<std::pair<std::string, std::string_view>> entries;
-    npys.reserve(arrays.size());
-    for (const auto& [key, arr] : arrays) {
-      npys.push_back(npy_serialize(arr));
-      entries.emplace_back(key + ".npy", std::string_view(npys.back().data(), npys.back().size()));
-    }
-    write_zip(out, path, entries);
-    out.close();
-    YOCO_CHECK(!out.fail(), tmp, ": close failed");
-    YOCO_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, path, ": cannot rename ", tmp, " into place");
-  } catch (...) {
-    std::remove(tmp.c_str());
-    throw;
+  std::vector<std::vector<char>> npys;
+  std::vector<std::pair<std::string, std::string_view>> entries;
+  npys.reserve(arrays.size());
+  for (const auto& [key, arr] : arrays) {
+    npys.push_back(npy_serialize(arr));
+    entries.emplace_back(key + ".npy", std::string_view(npys.back().data(), npys.back().size()));
   }
+  write_zip_file(path, entries);
 }
 
 std::map<std::string, NpyArray> read_npz(const std::string& path) {

@@ -401,18 +401,7 @@ void write_pt(const std::string& path, const std::vector<std::pair<Tensor, PtDTy
   for (size_t k = 0; k < blobs.size(); ++k) names.push_back("archive/data/" + std::to_string(k));
   for (size_t k = 0; k < blobs.size(); ++k) entries.emplace_back(names[k], blobs[k]);
   entries.emplace_back("archive/version", "3\n");
-  const std::string tmp = path + ".tmp";
-  try {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    YOCO_CHECK(out.is_open(), tmp, ": cannot create (does the directory exist?)");
-    write_zip(out, path, entries, 64);
-    out.close();
-    YOCO_CHECK(!out.fail(), tmp, ": close failed");
-    YOCO_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, path, ": cannot rename ", tmp, " into place");
-  } catch (...) {
-    std::remove(tmp.c_str());
-    throw;
-  }
+  write_zip_file(path, entries, 64);
 }
 
 }  // namespace yoco::data

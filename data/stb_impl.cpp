@@ -1,20 +1,7 @@
 // The one translation unit holding the stb_image implementation (header-only library; the writer is in
 // stb_write_impl.cpp, so a sanitized fuzz build can check the decoder alone).
 #pragma GCC diagnostic push
-#ifdef __clang__
-#pragma clang diagnostic ignored "-Wunknown-warning-option"  // the GCC-only groups below
-#endif
-#pragma GCC diagnostic ignored "-Wall"
-#pragma GCC diagnostic ignored "-Wextra"
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
-#pragma GCC diagnostic ignored "-Wtype-limits"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wstringop-overflow"
-#pragma GCC diagnostic ignored "-Wdouble-promotion"
+#include "data/stb_warnings.h"
 // Only the formats the image-folder reader accepts: a file named .png that holds a PSD, HDR or GIF is refused
 // instead of reaching those decoders. The dimension cap backs up the reader's own check (stbi_info first).
 #define STBI_ONLY_PNG

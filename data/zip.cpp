@@ -4,6 +4,7 @@
 
 #include <zlib.h>
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -225,6 +226,22 @@ void write_zip(std::ostream& out, const std::string& path,
   out.write(end.data(), std::streamsize(end.size()));
   out.flush();
   YOCO_CHECK(out.good(), path, ": write failed (disk full?)");
+}
+
+void write_zip_file(const std::string& path, const std::vector<std::pair<std::string, std::string_view>>& entries,
+                    size_t align) {
+  const std::string tmp = path + ".tmp";
+  try {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    YOCO_CHECK(out.is_open(), tmp, ": cannot create (does the directory exist?)");
+    write_zip(out, path, entries, align);
+    out.close();
+    YOCO_CHECK(!out.fail(), tmp, ": close failed");
+    YOCO_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, path, ": cannot rename ", tmp, " into place");
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
+  }
 }
 
 std::vector<char> read_file_bytes(const std::string& path, uint64_t max_bytes) {

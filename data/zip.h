@@ -28,6 +28,11 @@ std::vector<ZipEntry> read_zip_entries(const char* data, size_t size, const std:
 void write_zip(std::ostream& out, const std::string& path,
                const std::vector<std::pair<std::string, std::string_view>>& entries, size_t align = 1);
 
+// write_zip into `path` atomically: a temporary name (path + ".tmp"), then a rename; on any error the temporary
+// file is removed and this throws, so readers never see a half-written file.
+void write_zip_file(const std::string& path, const std::vector<std::pair<std::string, std::string_view>>& entries,
+                    size_t align = 1);
+
 // The whole file, refusing one larger than `max_bytes` before reading it. Errors name `path`.
 std::vector<char> read_file_bytes(const std::string& path, uint64_t max_bytes = uint64_t(1) << 36);
 
