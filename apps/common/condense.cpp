@@ -82,9 +82,9 @@ CondenseConfig default_condense_config(const std::string& dataset, int64_t ipc, 
   } else if (dataset == "imagenet10") {
     c.metric = MatchMetric::L1, lr = 3e-3f, c.n_data = 500, size = 224.f, base = 224.f, c.niter = 500;
     c.dsa_match = "color_crop_cutout_flip_scale_rotate", c.dsa_net = "color_crop_flip_scale_rotate";
-  } else {  // cifar10 / cifar100
+  } else {  // cifar10 / cifar100: IDC's argument.py defaults (aug_type color_crop_cutout; the net's DSA drops cutout)
     c.metric = MatchMetric::Mse, lr = 5e-3f, c.n_data = 2000;
-    c.dsa_match = "color_crop_cutout_flip_scale_rotate", c.dsa_net = "color_crop_flip_scale_rotate";
+    c.dsa_match = "color_crop_cutout", c.dsa_net = "color_crop";
   }
   c.lr_img = lr * (static_cast<float>(ipc) / 10.f) * (size / base) * (size / base);
   return c;

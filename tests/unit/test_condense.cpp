@@ -107,3 +107,19 @@ TEST_CASE("network updates through the static-buffer (CUDA-graph) step give the 
   }
   CHECK(graphed.loss_history == eager.loss_history);
 }
+
+TEST_CASE("per-dataset defaults follow IDC's reproduce.py and argument.py (algorithms.md §3.2)") {
+  const CondenseConfig c = default_condense_config("cifar10", 10, 2);
+  CHECK(c.metric == MatchMetric::Mse);
+  CHECK(c.n_data == 2000);
+  CHECK(c.lr_img == doctest::Approx(5e-3f));  // tune_lr_img: ipc 10, size 32 = base
+  CHECK(c.dsa_match == "color_crop_cutout");  // IDC's default aug_type
+  CHECK(c.dsa_net == "color_crop");           // the network update drops cutout
+  CHECK(c.cutmix_p == doctest::Approx(0.5f));
+  const CondenseConfig f = default_condense_config("fashion-mnist", 10, 2);
+  CHECK(f.metric == MatchMetric::L1);
+  CHECK(f.n_data == 500);
+  CHECK(f.lr_img == doctest::Approx(1e-4f * (28.f / 32.f) * (28.f / 32.f)));  // base 32 for Fashion too
+  CHECK(f.dsa_match == "color_crop_cutout");
+  CHECK(default_condense_config("cifar100", 50, 2).lr_img == doctest::Approx(5e-3f * 5.f));
+}
