@@ -181,6 +181,7 @@ ScoreTable load_score_table(const std::string& path, const data::CondensedSet& s
              "' (the set's)");
 
   ScoreTable t;
+  t.source = path;
   t.num_classes = set.meta.num_classes;
   t.ipc_from = set.meta.ipc;
   t.factor = set.meta.factor;

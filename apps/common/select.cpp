@@ -31,16 +31,22 @@ std::vector<std::vector<int64_t>> by_class(const ScoreTable& t) {
   return c;
 }
 
+std::string score_names(const ScoreTable& t) {
+  std::string s;
+  for (const auto& kv : t.difficulty) s += (s.empty() ? "" : ", ") + kv.first;
+  return s.empty() ? "none" : s;
+}
+
 const std::vector<float>& scores_of(const ScoreTable& t, const std::string& metric) {
   auto it = t.difficulty.find(metric);
-  YOCO_CHECK(it != t.difficulty.end(), "the scores file has no '", metric, "' scores");
-  YOCO_CHECK(static_cast<int64_t>(it->second.size()) == t.n(), "scores '", metric, "' has ", it->second.size(),
-             " values for ", t.n(), " sub-images");
+  YOCO_CHECK(it != t.difficulty.end(), t.source, ": no '", metric, "' scores (have ", score_names(t), ")");
+  YOCO_CHECK(static_cast<int64_t>(it->second.size()) == t.n(), t.source, ": scores '", metric, "' has ",
+             it->second.size(), " values for ", t.n(), " sub-images");
   return it->second;
 }
 
 std::vector<int64_t> ssp_pick(const ScoreTable& t, const std::vector<int64_t>& pool, int64_t k, uint64_t seed) {
-  YOCO_CHECK(t.feat_dim > 0, "SSP needs penultimate features in the scores file");
+  YOCO_CHECK(t.feat_dim > 0, t.source, ": SSP needs penultimate features, the scores file has none");
   std::vector<float> pts;
   pts.reserve(pool.size() * static_cast<size_t>(t.feat_dim));
   for (int64_t i : pool) pts.insert(pts.end(), t.features.begin() + i * t.feat_dim, t.features.begin() + (i + 1) * t.feat_dim);

@@ -17,6 +17,7 @@ struct ScoreTable {
   std::vector<int64_t> labels;  // class-major decoded order
   int64_t num_classes = 0, ipc_from = 0, factor = 1;
   std::string dataset;
+  std::string source = "the scores file";  // names the scores in errors (load_score_table sets the path)
   int64_t n() const { return static_cast<int64_t>(labels.size()); }
   int64_t per_class() const { return ipc_from * factor * factor; }
 };

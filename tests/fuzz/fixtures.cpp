@@ -206,8 +206,8 @@ void write_seeds(const std::string& dir) {
   // PyTorch .pt: the tiny set as IDC's [images, labels] list (f32 and f16 images), and a 4x3x2x2 + 4-label file
   // whose bare data.pkl also seeds the target's pickle-only mode (its fallback archive has storages of that size).
   const std::string pt = sub("pt");
-  data::write_pt(pt + "tiny_f32.pt", {{tiny_set().images, data::PtDType::F32}, {tiny_set().labels, data::PtDType::I64}});
-  data::write_pt(pt + "tiny_f16.pt", {{tiny_set().images, data::PtDType::F16}, {tiny_set().labels, data::PtDType::I64}});
+  for (const auto& [file, dtype] : {std::pair{"tiny_f32.pt", data::PtDType::F32}, {"tiny_f16.pt", data::PtDType::F16}})
+    data::write_pt(pt + file, {{tiny_set().images, dtype}, {tiny_set().labels, data::PtDType::I64}});
   std::vector<float> px(48);
   for (size_t i = 0; i < px.size(); ++i) px[i] = static_cast<float>(i) / 48.f;
   data::write_pt(pt + "small.pt", {{from_vector(px, {4, 3, 2, 2}), data::PtDType::F32},

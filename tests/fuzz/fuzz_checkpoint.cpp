@@ -8,6 +8,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string path = yoco::fuzz::scratch_path("resume.ckpt.npz");
   yoco::fuzz::write_bytes(path, data, size);
-  yoco::fuzz::expect_clean([&] { yoco::app::load_checkpoint(path, yoco::fuzz::checkpoint_dataset(), yoco::fuzz::checkpoint_config()); }, /*strict=*/true);
+  yoco::fuzz::expect_clean(
+      [&] { yoco::app::load_checkpoint(path, yoco::fuzz::checkpoint_dataset(), yoco::fuzz::checkpoint_config()); },
+      /*strict=*/true);
   return 0;
 }
