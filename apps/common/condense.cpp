@@ -12,6 +12,7 @@
 #include "data/augment.h"
 #include "data/decode.h"
 #include "data/npz.h"
+#include "data/printable.h"
 #include "data/set_dataset.h"
 #include "engine/autograd.h"
 #include "engine/context.h"
@@ -340,7 +341,7 @@ CondenseState load_checkpoint(const std::string& path, const data::Dataset& trai
   const int64_t K = train.num_classes;
   for (const auto& kv : a.arrays) {
     const int64_t k = std::max(class_of(kv.first, "stored/"), class_of(kv.first, "momentum/"));
-    YOCO_CHECK(k >= 0 && k < K, path, ": unexpected checkpoint array '", kv.first, "' (this run has ", K,
+    YOCO_CHECK(k >= 0 && k < K, path, ": unexpected checkpoint array '", data::printable(kv.first), "' (this run has ", K,
                " classes: stored/0..", K - 1, " and momentum/0..", K - 1, ")");
   }
   const Shape shape{cfg.ipc, train.channels, train.height, train.width};

@@ -7,6 +7,7 @@
 #include "apps/common/cli.h"
 #include "apps/common/finite_check.h"
 #include "data/augment.h"
+#include "data/printable.h"
 #include "data/set_dataset.h"
 #include "engine/context.h"
 #include "engine/ops.h"
@@ -213,9 +214,9 @@ ScoreTable load_score_table(const std::string& path, const data::CondensedSet& s
   for (const auto& [key, arr] : a.arrays) {
     if (key.rfind("scores/", 0) != 0) continue;
     YOCO_CHECK(key.size() > 7, path, ": entry 'scores/' has no score name");
-    YOCO_CHECK(arr.dtype() == DType::F32 && arr.dim() == 1 && arr.size(0) == n, path, ": entry '", key, "' is ",
+    YOCO_CHECK(arr.dtype() == DType::F32 && arr.dim() == 1 && arr.size(0) == n, path, ": entry '", data::printable(key), "' is ",
                entry_desc(arr), ", expected f32[", n, "] (one score per decoded sub-image)");
-    check_finite(arr, path, key);
+    check_finite(arr, path, data::printable(key));
     t.difficulty[key.substr(7)] = arr.to_vector();
   }
   YOCO_CHECK(!t.difficulty.empty(), path, ": no 'scores/<name>' entries");

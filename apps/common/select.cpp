@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 #include "apps/common/kmeans.h"
+#include "data/printable.h"
 #include "kernels/common.h"
 #include "kernels/rng.h"
 
@@ -33,7 +34,7 @@ std::vector<std::vector<int64_t>> by_class(const ScoreTable& t) {
 
 std::string score_names(const ScoreTable& t) {
   std::string s;
-  for (const auto& kv : t.difficulty) s += (s.empty() ? "" : ", ") + kv.first;
+  for (const auto& kv : t.difficulty) s += (s.empty() ? "" : ", ") + data::printable(kv.first, 32);
   return s.empty() ? "none" : s;
 }
 

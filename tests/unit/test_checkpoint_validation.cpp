@@ -3,6 +3,7 @@
 // loss_history and finite values; every refusal is one line naming the file and the field.
 #include <doctest/doctest.h>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <limits>
@@ -199,4 +200,28 @@ TEST_CASE("save_checkpoint refuses a state holding a NaN and leaves the previous
   bad_loss.loss_history[0] = std::numeric_limits<double>::infinity();
   check_refusal(error_of([&] { save_checkpoint(f.path, f.d, f.cfg, bad_loss); }), f.path, {"loss_history[0]"});
   CHECK(data::read_file_bytes(f.path) == before);
+}
+
+TEST_CASE("fuzz regression inputs for checkpoints are refused in one line (the fuzz target's data and settings)") {
+  // tests/fuzz/fixtures.cpp resumes on 2 classes of 1x8x8 "fashion-mnist" images, ipc 1, factor 1, seed 7.
+  const char* root = std::getenv("YOCO_TEST_DATA");
+  const std::filesystem::path dir = root ? std::filesystem::path(root) / "fuzz" / "checkpoint" : "";
+  if (root == nullptr || !std::filesystem::is_directory(dir)) return;
+  data::Dataset d;
+  d.name = "fashion-mnist";
+  d.num_classes = 2;
+  d.channels = 1;
+  d.height = d.width = 8;
+  CondenseConfig cfg = default_condense_config("fashion-mnist", 1, 1);
+  cfg.seed = 7;
+  cfg.progress = false;
+  int replayed = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) {
+    INFO(f.path().string());
+    const std::string e = error_of([&] { load_checkpoint(f.path().string(), d, cfg); });
+    CHECK(e != "<no error>");
+    CHECK(e.find('\n') == std::string::npos);
+    ++replayed;
+  }
+  CHECK(replayed > 0);
 }
