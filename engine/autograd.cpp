@@ -127,7 +127,7 @@ void run_backward(Walk& w, const std::vector<Tensor>& outputs, const std::vector
     for (size_t i = 0; i < n->inputs.size(); ++i) any |= (needs[i] = feeds(n->inputs[i]));
     std::vector<Tensor> grads;
     if (g.defined() && any) {
-      grads = n->backward(g, needs);
+      grads = n->backward(g, needs, create_graph);
       YOCO_CHECK(grads.size() == n->inputs.size(), "backward of ", n->name, " returned ", grads.size(),
                  " gradients for ", n->inputs.size(), " inputs");
     }

@@ -9,8 +9,11 @@
 namespace yoco {
 
 // grad_out: the gradient of the node's single output. needs[i]: whether input i needs a gradient.
-// Returns one tensor per input (an undefined Tensor where no gradient flows).
-using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_out, const std::vector<bool>& needs)>;
+// create_graph: whether this backward is itself being recorded (grad()'s flag), so that an op with a fused
+// non-differentiable kernel can fall back to a composite one. Returns one tensor per input (an undefined Tensor
+// where no gradient flows).
+using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_out, const std::vector<bool>& needs,
+                                                     bool create_graph)>;
 
 struct Node {
   std::string name;

@@ -40,7 +40,7 @@ Tensor dsa_color(const Tensor& x, const Tensor& params, int ops, DsaMode mode) {
     YOCO_DISPATCH(x, dsa_color, x.data<float>(), params.data<float>(), y.data<float>(), s[0], s[1], s[2], s[3], ops,
                   kmode);
   // The parameters are random draws: no gradient flows to them.
-  return record(y, op, {x}, [params, ops, mode](const Tensor& g, const std::vector<bool>&) {
+  return record(y, op, {x}, [params, ops, mode](const Tensor& g, const std::vector<bool>&, bool) {
     return std::vector<Tensor>{dsa_color(g, params, ops, backward_mode(mode))};
   });
 }

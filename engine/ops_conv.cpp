@@ -54,7 +54,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, Conv2dArgs args
   Tensor y = conv2d_raw(x, w, b, args);
   std::vector<Tensor> inputs{x, w};
   if (b.defined()) inputs.push_back(b);
-  return record(y, "conv2d", std::move(inputs), [x, w, args](const Tensor& g, const std::vector<bool>& n) {
+  return record(y, "conv2d", std::move(inputs), [x, w, args](const Tensor& g, const std::vector<bool>& n, bool) {
     std::vector<Tensor> out(n.size());
     if (n[0]) out[0] = conv2d_backward_input(g, w, x.shape(), args);
     if (n[1]) out[1] = conv2d_backward_weight(x, g, w.shape(), args);
@@ -76,7 +76,7 @@ Tensor conv2d_backward_input(const Tensor& g, const Tensor& w, const Shape& x_sh
   Tensor gx = empty(x_shape, DType::F32, g.device());
   YOCO_DISPATCH(g, conv2d_backward_input, cs, g.data<float>(), w.data<float>(), gx.data<float>());
   // gx = A_w^T g, so <gg, gx> = <conv(gg, w), g>: linear in g and in w separately.
-  return record(gx, "conv2d_backward_input", {g, w}, [g, w, args](const Tensor& gg, const std::vector<bool>& n) {
+  return record(gx, "conv2d_backward_input", {g, w}, [g, w, args](const Tensor& gg, const std::vector<bool>& n, bool) {
     return std::vector<Tensor>{n[0] ? conv2d(gg, w, Tensor(), args) : Tensor(),
                                n[1] ? conv2d_backward_weight(gg, g, w.shape(), args) : Tensor()};
   });
@@ -91,7 +91,7 @@ Tensor conv2d_backward_weight(const Tensor& x, const Tensor& g, const Shape& w_s
   Tensor gw = empty(w_shape, DType::F32, x.device());
   YOCO_DISPATCH(x, conv2d_backward_weight, cs, x.data<float>(), g.data<float>(), gw.data<float>());
   // <gg, gw> = <conv(x, gg), g>: linear in x and in g separately.
-  return record(gw, "conv2d_backward_weight", {x, g}, [x, g, args](const Tensor& gg, const std::vector<bool>& n) {
+  return record(gw, "conv2d_backward_weight", {x, g}, [x, g, args](const Tensor& gg, const std::vector<bool>& n, bool) {
     return std::vector<Tensor>{n[0] ? conv2d_backward_input(g, gg, x.shape(), args) : Tensor(),
                                n[1] ? conv2d(x, gg, Tensor(), args) : Tensor()};
   });

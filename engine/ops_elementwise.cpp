@@ -107,21 +107,21 @@ std::vector<Tensor> one(Tensor g) { return {std::move(g)}; }
 
 Tensor add(const Tensor& a, const Tensor& b) {
   return record(binary_raw(BinaryOp::Add, a, b, "add"), "add", {a, b},
-                [sa = a.shape(), sb = b.shape()](const Tensor& g, const std::vector<bool>& n) {
+                [sa = a.shape(), sb = b.shape()](const Tensor& g, const std::vector<bool>& n, bool) {
                   return std::vector<Tensor>{n[0] ? sum_to(g, sa) : Tensor(), n[1] ? sum_to(g, sb) : Tensor()};
                 });
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
   return record(binary_raw(BinaryOp::Sub, a, b, "sub"), "sub", {a, b},
-                [sa = a.shape(), sb = b.shape()](const Tensor& g, const std::vector<bool>& n) {
+                [sa = a.shape(), sb = b.shape()](const Tensor& g, const std::vector<bool>& n, bool) {
                   return std::vector<Tensor>{n[0] ? sum_to(g, sa) : Tensor(), n[1] ? sum_to(neg(g), sb) : Tensor()};
                 });
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
   return record(binary_raw(BinaryOp::Mul, a, b, "mul"), "mul", {a, b},
-                [a, b](const Tensor& g, const std::vector<bool>& n) {
+                [a, b](const Tensor& g, const std::vector<bool>& n, bool) {
                   return std::vector<Tensor>{n[0] ? sum_to(mul(g, b), a.shape()) : Tensor(),
                                              n[1] ? sum_to(mul(g, a), b.shape()) : Tensor()};
                 });
@@ -129,7 +129,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 
 Tensor div(const Tensor& a, const Tensor& b) {
   return record(binary_raw(BinaryOp::Div, a, b, "div"), "div", {a, b},
-                [a, b](const Tensor& g, const std::vector<bool>& n) {
+                [a, b](const Tensor& g, const std::vector<bool>& n, bool) {
                   Tensor ga, gb;
                   if (n[0]) ga = sum_to(div(g, b), a.shape());
                   if (n[1]) gb = sum_to(neg(div(mul(g, a), mul(b, b))), b.shape());
@@ -139,45 +139,47 @@ Tensor div(const Tensor& a, const Tensor& b) {
 
 Tensor add_scalar(const Tensor& a, float s) {
   return record(unary_raw(UnaryOp::AddScalar, a, s), "add_scalar", {a},
-                [](const Tensor& g, const std::vector<bool>&) { return one(g); });
+                [](const Tensor& g, const std::vector<bool>&, bool) { return one(g); });
 }
 
 Tensor mul_scalar(const Tensor& a, float s) {
   return record(unary_raw(UnaryOp::MulScalar, a, s), "mul_scalar", {a},
-                [s](const Tensor& g, const std::vector<bool>&) { return one(mul_scalar(g, s)); });
+                [s](const Tensor& g, const std::vector<bool>&, bool) { return one(mul_scalar(g, s)); });
 }
 
 Tensor neg(const Tensor& a) {
   return record(unary_raw(UnaryOp::Neg, a), "neg", {a},
-                [](const Tensor& g, const std::vector<bool>&) { return one(neg(g)); });
+                [](const Tensor& g, const std::vector<bool>&, bool) { return one(neg(g)); });
 }
 
 Tensor exp(const Tensor& a) {
   Tensor out = unary_raw(UnaryOp::Exp, a);
   // d exp(a) = exp(a) da; recomputed from `a` so that the second derivative sees a's history.
-  return record(out, "exp", {a}, [a](const Tensor& g, const std::vector<bool>&) { return one(mul(g, exp(a))); });
+  return record(out, "exp", {a}, [a](const Tensor& g, const std::vector<bool>&, bool) { return one(mul(g, exp(a))); });
 }
 
 Tensor log(const Tensor& a) {
   return record(unary_raw(UnaryOp::Log, a), "log", {a},
-                [a](const Tensor& g, const std::vector<bool>&) { return one(div(g, a)); });
+                [a](const Tensor& g, const std::vector<bool>&, bool) { return one(div(g, a)); });
 }
 
 Tensor sqrt(const Tensor& a) {
   return record(unary_raw(UnaryOp::Sqrt, a), "sqrt", {a},
-                [a](const Tensor& g, const std::vector<bool>&) { return one(mul(g, mul_scalar(rsqrt(a), 0.5f))); });
+                [a](const Tensor& g, const std::vector<bool>&, bool) {
+                  return one(mul(g, mul_scalar(rsqrt(a), 0.5f)));
+                });
 }
 
 Tensor rsqrt(const Tensor& a) {
   // d a^{-1/2} = -1/2 a^{-3/2}
-  return record(unary_raw(UnaryOp::Rsqrt, a), "rsqrt", {a}, [a](const Tensor& g, const std::vector<bool>&) {
+  return record(unary_raw(UnaryOp::Rsqrt, a), "rsqrt", {a}, [a](const Tensor& g, const std::vector<bool>&, bool) {
     return one(mul(g, mul_scalar(pow_scalar(a, -1.5f), -0.5f)));
   });
 }
 
 Tensor abs(const Tensor& a) {
   return record(unary_raw(UnaryOp::Abs, a), "abs", {a},
-                [a](const Tensor& g, const std::vector<bool>&) { return one(mul(g, sign(a))); });
+                [a](const Tensor& g, const std::vector<bool>&, bool) { return one(mul(g, sign(a))); });
 }
 
 Tensor sign(const Tensor& a) {
@@ -187,7 +189,7 @@ Tensor sign(const Tensor& a) {
 
 Tensor pow_scalar(const Tensor& a, float p) {
   return record(unary_raw(UnaryOp::PowScalar, a, p), "pow_scalar", {a},
-                [a, p](const Tensor& g, const std::vector<bool>&) {
+                [a, p](const Tensor& g, const std::vector<bool>&, bool) {
                   if (p == 1.f) return one(g);
                   return one(mul(g, mul_scalar(pow_scalar(a, p - 1.f), p)));
                 });
@@ -196,27 +198,29 @@ Tensor pow_scalar(const Tensor& a, float p) {
 Tensor clamp(const Tensor& a, float lo, float hi) {
   YOCO_CHECK(lo <= hi, "clamp: lo ", lo, " > hi ", hi);
   return record(unary_raw(UnaryOp::Clamp, a, lo, hi), "clamp", {a},
-                [a, lo, hi](const Tensor& g, const std::vector<bool>&) { return one(clamp_backward(g, a, lo, hi)); });
+                [a, lo, hi](const Tensor& g, const std::vector<bool>&, bool) {
+                  return one(clamp_backward(g, a, lo, hi));
+                });
 }
 
 Tensor clamp_backward(const Tensor& g, const Tensor& x, float lo, float hi) {
   Tensor out = binary_raw(BinaryOp::ClampMask, g, x, "clamp_backward", lo, hi);
   YOCO_CHECK(out.shape() == g.shape(), "clamp_backward: g ", g.str(), " vs x ", x.str());
   // Linear in g with the same mask; the mask is constant in x.
-  return record(out, "clamp_backward", {g, x}, [x, lo, hi](const Tensor& gg, const std::vector<bool>& n) {
+  return record(out, "clamp_backward", {g, x}, [x, lo, hi](const Tensor& gg, const std::vector<bool>& n, bool) {
     return std::vector<Tensor>{n[0] ? clamp_backward(gg, x, lo, hi) : Tensor(), Tensor()};
   });
 }
 
 Tensor relu(const Tensor& a) {
   return record(unary_raw(UnaryOp::Relu, a), "relu", {a},
-                [a](const Tensor& g, const std::vector<bool>&) { return one(relu_backward(g, a)); });
+                [a](const Tensor& g, const std::vector<bool>&, bool) { return one(relu_backward(g, a)); });
 }
 
 Tensor relu_backward(const Tensor& g, const Tensor& x) {
   YOCO_CHECK(g.shape() == x.shape(), "relu_backward: g ", g.str(), " vs x ", x.str());
   Tensor out = binary_raw(BinaryOp::ReluMask, g, x, "relu_backward");
-  return record(out, "relu_backward", {g, x}, [x](const Tensor& gg, const std::vector<bool>& n) {
+  return record(out, "relu_backward", {g, x}, [x](const Tensor& gg, const std::vector<bool>& n, bool) {
     return std::vector<Tensor>{n[0] ? relu_backward(gg, x) : Tensor(), Tensor()};
   });
 }

@@ -22,7 +22,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
     YOCO_DISPATCH(a, gemm, ta, tb, m, n, k, 1.f, a.data<float>(), a.size(1), b.data<float>(), b.size(1), 0.f,
                   out.data<float>(), n);
   }
-  return record(out, "matmul", {a, b}, [a, b, ta, tb](const Tensor& g, const std::vector<bool>& need) {
+  return record(out, "matmul", {a, b}, [a, b, ta, tb](const Tensor& g, const std::vector<bool>& need, bool) {
     Tensor ga, gb;
     // C = op(A) op(B): dop(A) = G op(B)^T, dop(B) = op(A)^T G, then undo op.
     if (need[0]) ga = ta ? matmul(b, g, tb, true) : matmul(g, b, false, !tb);

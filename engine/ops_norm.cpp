@@ -78,8 +78,8 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& gamma, const Te
   if (x.numel() > 0)
     YOCO_DISPATCH(x, group_norm_forward, x.data<float>(), ptr_or_null(gamma), ptr_or_null(beta), y.data<float>(),
                   mu.data<float>(), rs.data<float>(), d.n, d.c, d.s, d.groups, eps);
-  auto backward = [x, gamma, d, eps, mu, rs](const Tensor& g, const std::vector<bool>& needs) {
-    if (Context::get().grad_enabled()) return group_norm_backward_composite(g, x, Tensor(), gamma, d, eps, needs);
+  auto backward = [x, gamma, d, eps, mu, rs](const Tensor& g, const std::vector<bool>& needs, bool create_graph) {
+    if (create_graph) return group_norm_backward_composite(g, x, Tensor(), gamma, d, eps, needs);
     // Not recorded: the fused kernel, using the saved statistics (they are constants here).
     std::vector<Tensor> out(3);
     if (needs[0]) out[0] = empty(x.shape(), DType::F32, x.device());
@@ -114,9 +114,10 @@ Tensor group_norm_relu_pool(const Tensor& x, int64_t groups, const Tensor& gamma
     YOCO_DISPATCH(x, group_norm_relu_pool_forward, x.data<float>(), ptr_or_null(input_bias), ptr_or_null(gamma),
                   ptr_or_null(beta), y.data<float>(), mu.data<float>(), rs.data<float>(), d.n, d.c, h, w, d.groups,
                   eps);
-  auto backward = [x, input_bias, gamma, beta, d, eps, mu, rs](const Tensor& g, const std::vector<bool>& needs) {
+  auto backward = [x, input_bias, gamma, beta, d, eps, mu, rs](const Tensor& g, const std::vector<bool>& needs,
+                                                                bool create_graph) {
     const bool need_bias = needs.size() > 3 && needs[3];
-    if (Context::get().grad_enabled()) {
+    if (create_graph) {
       // Recorded (second order): the three ops' backwards in differentiable form, of x + bias (so higher
       // derivatives reach both). relu's mask is a constant (its derivative is zero almost everywhere), taken
       // from the normalised values recomputed without history (x + bias exists only for that moment).

@@ -20,7 +20,7 @@ Tensor avg_pool2x2(const Tensor& x) {
   const Shape& s = x.shape();
   Tensor y = empty({s[0], s[1], s[2] / 2, s[3] / 2}, DType::F32, x.device());
   YOCO_DISPATCH(x, avg_pool2x2, x.data<float>(), y.data<float>(), s[0] * s[1], s[2], s[3]);
-  return record(y, "avg_pool2x2", {x}, [xs = s](const Tensor& g, const std::vector<bool>&) {
+  return record(y, "avg_pool2x2", {x}, [xs = s](const Tensor& g, const std::vector<bool>&, bool) {
     return std::vector<Tensor>{avg_pool2x2_backward(g, xs)};
   });
 }
@@ -36,7 +36,7 @@ Tensor avg_pool2x2_backward(const Tensor& g, const Shape& x_shape) {
                 x_shape[3]);
   // The adjoint of the adjoint is the pool itself (both are linear).
   return record(gx, "avg_pool2x2_backward", {g},
-                [](const Tensor& gg, const std::vector<bool>&) { return std::vector<Tensor>{avg_pool2x2(gg)}; });
+                [](const Tensor& gg, const std::vector<bool>&, bool) { return std::vector<Tensor>{avg_pool2x2(gg)}; });
 }
 
 Tensor global_avg_pool(const Tensor& x) {

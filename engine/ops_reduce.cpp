@@ -65,7 +65,7 @@ Tensor reduce_op(const Tensor& a, const std::vector<int64_t>& dims_in, bool keep
   Tensor out = sum_raw(a, dims, keepdim, scale);
   Shape in_shape = a.shape(), ks = keep_shape(a.shape(), dims);
   return record(out, is_mean ? "mean" : "sum", {a},
-                [in_shape, ks, scale](const Tensor& g, const std::vector<bool>&) {
+                [in_shape, ks, scale](const Tensor& g, const std::vector<bool>&, bool) {
                   Tensor gk = reshape(g, ks);
                   Tensor b = broadcast_to(gk, in_shape);
                   return std::vector<Tensor>{scale != 1.f ? mul_scalar(b, scale) : b};
@@ -115,7 +115,7 @@ Tensor broadcast_to(const Tensor& a, const Shape& shape) {
                   out.numel(), 0.f, 0.f, &bc);
   Shape src = a.shape();
   return record(out, "broadcast_to", {a},
-                [src](const Tensor& g, const std::vector<bool>&) { return std::vector<Tensor>{sum_to(g, src)}; });
+                [src](const Tensor& g, const std::vector<bool>&, bool) { return std::vector<Tensor>{sum_to(g, src)}; });
 }
 
 }  // namespace yoco

@@ -44,7 +44,7 @@ Tensor resize_bilinear(const Tensor& x, int64_t out_h, int64_t out_w) {
   check_out_size(out_h, out_w, "resize_bilinear");
   YOCO_CHECK(x.size(2) > 0 && x.size(3) > 0, "resize_bilinear: empty image ", x.str());
   return record(resize_raw(x, out_h, out_w), "resize_bilinear", {x},
-                [xs = x.shape()](const Tensor& g, const std::vector<bool>&) {
+                [xs = x.shape()](const Tensor& g, const std::vector<bool>&, bool) {
                   return std::vector<Tensor>{resize_bilinear_adjoint(g, xs)};
                 });
 }
@@ -60,7 +60,7 @@ Tensor resize_bilinear_adjoint(const Tensor& g, const Shape& x_shape) {
   YOCO_DISPATCH(g, resize_bilinear_adjoint, g.data<float>(), dx.data<float>(), x_shape[0] * x_shape[1], x_shape[2],
                 x_shape[3], oh, ow);
   // The adjoint is linear in g; its own derivative is the forward resize.
-  return record(dx, "resize_bilinear_adjoint", {g}, [oh, ow](const Tensor& gg, const std::vector<bool>&) {
+  return record(dx, "resize_bilinear_adjoint", {g}, [oh, ow](const Tensor& gg, const std::vector<bool>&, bool) {
     return std::vector<Tensor>{resize_bilinear(gg, oh, ow)};
   });
 }
@@ -99,7 +99,7 @@ Tensor grid_sample(const Tensor& x, const Tensor& grid) {
   else if (y.numel() > 0)
     fill_(y, 0.f);
   // Linear in x for a fixed grid: the derivative is the adjoint.
-  return record(y, "grid_sample", {x}, [grid, xs = x.shape()](const Tensor& g, const std::vector<bool>&) {
+  return record(y, "grid_sample", {x}, [grid, xs = x.shape()](const Tensor& g, const std::vector<bool>&, bool) {
     return std::vector<Tensor>{grid_sample_adjoint(g, grid, xs)};
   });
 }
@@ -114,7 +114,7 @@ Tensor grid_sample_adjoint(const Tensor& g, const Tensor& grid, const Shape& x_s
   Tensor dx = empty(x_shape, DType::F32, g.device());
   YOCO_DISPATCH(g, grid_sample_adjoint, g.data<float>(), grid.data<float>(), dx.data<float>(), x_shape[0], x_shape[1],
                 x_shape[2], x_shape[3], grid.size(1), grid.size(2));
-  return record(dx, "grid_sample_adjoint", {g}, [grid](const Tensor& gg, const std::vector<bool>&) {
+  return record(dx, "grid_sample_adjoint", {g}, [grid](const Tensor& gg, const std::vector<bool>&, bool) {
     return std::vector<Tensor>{grid_sample(gg, grid)};
   });
 }

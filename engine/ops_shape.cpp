@@ -30,7 +30,8 @@ Tensor slice_adjoint(const Tensor& g, const Shape& shape, int64_t dim, int64_t s
   if (outer * len > 0)
     YOCO_DISPATCH(g, copy_blocks, g.data<float>(), out.data<float>(), outer, len, len, 0, shape[dim] * inner,
                   start * inner);
-  return record(out, "slice_adjoint", {g}, [dim, start, end = start + g.shape()[dim]](const Tensor& gg, const std::vector<bool>&) {
+  const int64_t end = start + g.shape()[dim];
+  return record(out, "slice_adjoint", {g}, [dim, start, end](const Tensor& gg, const std::vector<bool>&, bool) {
     return std::vector<Tensor>{slice(gg, dim, start, end)};
   });
 }
@@ -82,7 +83,9 @@ Tensor reshape(const Tensor& a, const Shape& shape_in) {
   Tensor out = make_view(a, shape, 0);
   Shape src = a.shape();
   return record(out, "reshape", {a},
-                [src](const Tensor& g, const std::vector<bool>&) { return std::vector<Tensor>{reshape(g, src)}; });
+                [src](const Tensor& g, const std::vector<bool>&, bool) {
+                  return std::vector<Tensor>{reshape(g, src)};
+                });
 }
 
 Tensor flatten(const Tensor& a, int64_t start_dim) {
@@ -112,7 +115,7 @@ Tensor slice(const Tensor& a, int64_t dim_in, int64_t start, int64_t end) {
       YOCO_DISPATCH(a, copy_blocks, a.data<float>(), out.data<float>(), outer, len, n * inner, start * inner, len, 0);
   }
   Shape src = a.shape();
-  return record(out, "slice", {a}, [src, dim, start](const Tensor& g, const std::vector<bool>&) {
+  return record(out, "slice", {a}, [src, dim, start](const Tensor& g, const std::vector<bool>&, bool) {
     return std::vector<Tensor>{slice_adjoint(g, src, dim, start)};
   });
 }
@@ -145,7 +148,7 @@ Tensor concat(const std::vector<Tensor>& parts, int64_t dim_in) {
   }
   std::vector<int64_t> sizes;
   for (const Tensor& p : parts) sizes.push_back(p.shape()[dim]);
-  return record(out, "concat", parts, [dim, starts, sizes](const Tensor& g, const std::vector<bool>& n) {
+  return record(out, "concat", parts, [dim, starts, sizes](const Tensor& g, const std::vector<bool>& n, bool) {
     std::vector<Tensor> gs(starts.size());
     for (size_t i = 0; i < starts.size(); ++i)
       if (n[i]) gs[i] = slice(g, dim, starts[i], starts[i] + sizes[i]);
@@ -168,7 +171,7 @@ Tensor index_select(const Tensor& a, int64_t dim_in, const Tensor& index) {
   if (out.numel() > 0)
     YOCO_DISPATCH(a, index_select, a.data<float>(), out.data<float>(), outer, n, inner, index.data<int64_t>(), k);
   Shape src = a.shape();
-  return record(out, "index_select", {a}, [src, dim, index](const Tensor& g, const std::vector<bool>&) {
+  return record(out, "index_select", {a}, [src, dim, index](const Tensor& g, const std::vector<bool>&, bool) {
     return std::vector<Tensor>{index_add(src, dim, index, g)};
   });
 }
@@ -187,7 +190,7 @@ Tensor index_add(const Shape& shape, int64_t dim, const Tensor& index, const Ten
   if (g.numel() > 0)
     YOCO_DISPATCH(g, index_add, g.data<float>(), out.data<float>(), outer, shape[dim], inner, index.data<int64_t>(),
                   index.numel());
-  return record(out, "index_add", {g}, [dim, index](const Tensor& gg, const std::vector<bool>&) {
+  return record(out, "index_add", {g}, [dim, index](const Tensor& gg, const std::vector<bool>&, bool) {
     return std::vector<Tensor>{index_select(gg, dim, index)};
   });
 }
@@ -200,7 +203,7 @@ Tensor transpose(const Tensor& a, int64_t d0_in, int64_t d1_in) {
   std::swap(os[d0], os[d1]);
   std::swap(st[d0], st[d1]);
   Tensor out = strided(a, os, st, 0);
-  return record(out, "transpose", {a}, [d0, d1](const Tensor& g, const std::vector<bool>&) {
+  return record(out, "transpose", {a}, [d0, d1](const Tensor& g, const std::vector<bool>&, bool) {
     return std::vector<Tensor>{transpose(g, d0, d1)};
   });
 }
@@ -212,7 +215,7 @@ Tensor flip(const Tensor& a, int64_t dim_in) {
   int64_t offset = (a.shape()[dim] - 1) * st[dim];
   st[dim] = -st[dim];
   Tensor out = strided(a, a.shape(), st, offset);
-  return record(out, "flip", {a}, [dim](const Tensor& g, const std::vector<bool>&) {
+  return record(out, "flip", {a}, [dim](const Tensor& g, const std::vector<bool>&, bool) {
     return std::vector<Tensor>{flip(g, dim)};
   });
 }

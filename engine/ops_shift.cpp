@@ -28,7 +28,7 @@ Tensor translate(const Tensor& x, const Tensor& shifts, bool inverse) {
                   inverse ? int64_t{-1} : int64_t{1});
   // Zero fill both ways makes the adjoint of a shift exactly the opposite shift; recorded as an op, so it
   // differentiates again (to the original shift).
-  return record(y, "translate", {x}, [shifts, inverse](const Tensor& g, const std::vector<bool>&) {
+  return record(y, "translate", {x}, [shifts, inverse](const Tensor& g, const std::vector<bool>&, bool) {
     return std::vector<Tensor>{translate(g, shifts, !inverse)};
   });
 }
@@ -40,7 +40,7 @@ Tensor cutout(const Tensor& x, const Tensor& boxes) {
   if (y.numel() > 0)
     YOCO_DISPATCH(x, cutout, x.data<float>(), boxes.data<int64_t>(), y.data<float>(), s[0], s[1], s[2], s[3]);
   // Multiplication by a 0/1 mask: self-adjoint.
-  return record(y, "cutout", {x}, [boxes](const Tensor& g, const std::vector<bool>&) {
+  return record(y, "cutout", {x}, [boxes](const Tensor& g, const std::vector<bool>&, bool) {
     return std::vector<Tensor>{cutout(g, boxes)};
   });
 }

@@ -40,7 +40,7 @@ Tensor log_softmax(const Tensor& x) {
   Tensor out = empty(x.shape(), DType::F32, x.device());
   if (x.numel() > 0) YOCO_DISPATCH(x, log_softmax, x.data<float>(), out.data<float>(), x.size(0), x.size(1));
   // d/dx: g - softmax(x) * rowsum(g), softmax recomputed from x so the backward is differentiable again.
-  return record(out, "log_softmax", {x}, [x](const Tensor& g, const std::vector<bool>&) {
+  return record(out, "log_softmax", {x}, [x](const Tensor& g, const std::vector<bool>&, bool) {
     return std::vector<Tensor>{sub(g, mul(softmax(x), sum(g, {1}, true)))};
   });
 }
