@@ -1,5 +1,6 @@
 // ConvNet-D forward in engine ops; layer order and init follow IDC's models/convnet.py.
 #include "models/convnet.h"
+#include <string>
 #include "engine/init.h"
 #include "engine/ops.h"
 
@@ -51,36 +52,30 @@ Tensor ConvNet::features(const Tensor& x) {
              "ConvNet: input ", x.str(), " does not match config (", cfg_.channels, "x", cfg_.image_size, "x",
              cfg_.image_size, ")");
   Tensor h = x;
-  size_t i = 0, b = 0;
   for (int64_t d = 0; d < cfg_.depth; ++d) {
-    const Tensor& w = params_[i++].second;
-    const Tensor& bias = params_[i++].second;
+    const std::string p = "features." + std::to_string(d) + ".";
+    const Tensor& w = param(p + "conv.weight");
+    const Tensor& bias = param(p + "conv.bias");
     const Conv2dArgs args{1, d == 0 ? first_padding() : 1};
     if (cfg_.norm == NormKind::Instance) {
-      const Tensor& g = params_[i++].second;
-      const Tensor& be = params_[i++].second;
       // One fused op for bias → norm → relu → pool: the values of the four ops (up to where the bias add rounds:
       // after the convolution's sum, as a biased convolution adds it), and neither the bias add nor its
       // gradient's reduction makes a pass of its own.
-      h = group_norm_relu_pool(conv2d(h, w, Tensor(), args), cfg_.width, g, be, 1e-5f, bias);
+      h = group_norm_relu_pool(conv2d(h, w, Tensor(), args), cfg_.width, param(p + "norm.weight"),
+                               param(p + "norm.bias"), 1e-5f, bias);
       continue;
     }
     h = conv2d(h, w, bias, args);
-    if (cfg_.norm == NormKind::Batch) {
-      const Tensor& g = params_[i++].second;
-      const Tensor& be = params_[i++].second;
-      h = batch_norm(h, g, be, buffers_[b].second, buffers_[b + 1].second, training_, 0.1f, 1e-5f);
-      b += 2;
-    }
+    if (cfg_.norm == NormKind::Batch)
+      h = batch_norm(h, param(p + "norm.weight"), param(p + "norm.bias"), buffer(p + "norm.running_mean"),
+                     buffer(p + "norm.running_var"), training_, 0.1f, 1e-5f);
     h = avg_pool2x2(relu(h));
   }
   return flatten(h, 1);
 }
 
 Tensor ConvNet::forward(const Tensor& x) {
-  Tensor f = features(x);
-  size_t n = params_.size();
-  return linear(f, params_[n - 2].second, params_[n - 1].second);
+  return linear(features(x), param("classifier.weight"), param("classifier.bias"));
 }
 
 }  // namespace yoco

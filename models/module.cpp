@@ -23,14 +23,28 @@ int64_t Module::num_parameters() const {
 }
 
 Tensor& Module::add_param(const std::string& name, Tensor value) {
+  YOCO_CHECK(param_index_.emplace(name, params_.size()).second, "Module: parameter ", name, " registered twice");
   value.set_requires_grad(true);
   params_.emplace_back(name, value);
   return params_.back().second;
 }
 
 Tensor& Module::add_buffer(const std::string& name, Tensor value) {
+  YOCO_CHECK(buffer_index_.emplace(name, buffers_.size()).second, "Module: buffer ", name, " registered twice");
   buffers_.emplace_back(name, value);
   return buffers_.back().second;
+}
+
+const Tensor& Module::param(const std::string& name) const {
+  auto it = param_index_.find(name);
+  YOCO_CHECK(it != param_index_.end(), "Module: no parameter named ", name, " (", params_.size(), " registered)");
+  return params_[it->second].second;
+}
+
+const Tensor& Module::buffer(const std::string& name) const {
+  auto it = buffer_index_.find(name);
+  YOCO_CHECK(it != buffer_index_.end(), "Module: no buffer named ", name, " (", buffers_.size(), " registered)");
+  return buffers_[it->second].second;
 }
 
 void Module::to(Device d) {

@@ -1,6 +1,7 @@
 // Module: a named, ordered parameter list with device moves, shared by every model.
 #pragma once
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 #include "engine/tensor.h"
@@ -28,14 +29,19 @@ class Module {
   void to(Device d);
   // Copies values from a module with the same parameter names and shapes.
   void load_from(const Module& other);
+  // The parameter / buffer registered under `name`; an error naming it when there is none.
+  const Tensor& param(const std::string& name) const;
+  const Tensor& buffer(const std::string& name) const;
 
  protected:
   Tensor& add_param(const std::string& name, Tensor value);
   Tensor& add_buffer(const std::string& name, Tensor value);
-  Tensor& param(size_t i) { return params_[i].second; }
 
+  // Registration order is the saved order; the indexes find an entry by name (forward code never counts).
   std::vector<std::pair<std::string, Tensor>> params_;
   std::vector<std::pair<std::string, Tensor>> buffers_;
+  std::unordered_map<std::string, size_t> param_index_;
+  std::unordered_map<std::string, size_t> buffer_index_;
   bool training_ = true;
   Device device_ = Device::CPU;
 };

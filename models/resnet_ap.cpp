@@ -50,48 +50,43 @@ ResNetAP10::ResNetAP10(const ResNetAPConfig& cfg, uint64_t seed, Device device) 
   device_ = device;
 }
 
-Tensor ResNetAP10::conv(const Tensor& x, size_t& i, int64_t pad) {
-  const Tensor& w = params_[i++].second;
+Tensor ResNetAP10::conv(const Tensor& x, const std::string& name, int64_t pad) {
+  const Tensor& w = param(name + ".weight");
   Tensor b;
-  if (cfg_.norm == NormKind::None) b = params_[i++].second;
+  if (cfg_.norm == NormKind::None) b = param(name + ".bias");
   return conv2d(x, w, b, Conv2dArgs{1, pad});
 }
 
-Tensor ResNetAP10::norm(const Tensor& x, size_t& i, size_t& b) {
+Tensor ResNetAP10::norm(const Tensor& x, const std::string& name) {
   if (cfg_.norm == NormKind::None) return x;
-  const Tensor& g = params_[i++].second;
-  const Tensor& be = params_[i++].second;
+  const Tensor& g = param(name + ".weight");
+  const Tensor& be = param(name + ".bias");
   if (cfg_.norm == NormKind::Instance) return group_norm(x, x.size(1), g, be, 1e-5f);
-  Tensor out = batch_norm(x, g, be, buffers_[b].second, buffers_[b + 1].second, training_, 0.1f, 1e-5f);
-  b += 2;
-  return out;
+  return batch_norm(x, g, be, buffer(name + ".running_mean"), buffer(name + ".running_var"), training_, 0.1f, 1e-5f);
 }
 
-Tensor ResNetAP10::block(const Tensor& x, size_t& i, size_t& b, bool downsample) {
-  Tensor out = relu(norm(conv(x, i, 1), i, b));
+Tensor ResNetAP10::block(const Tensor& x, const std::string& name, bool downsample) {
+  Tensor out = relu(norm(conv(x, name + ".conv1", 1), name + ".bn1"));
   if (downsample) out = avg_pool2x2(out);
-  out = norm(conv(out, i, 1), i, b);
+  out = norm(conv(out, name + ".conv2", 1), name + ".bn2");
   Tensor residual = x;
-  if (downsample) residual = norm(avg_pool2x2(conv(x, i, 0)), i, b);
+  if (downsample) residual = norm(avg_pool2x2(conv(x, name + ".downsample.0", 0)), name + ".downsample.2");
   return relu(add(out, residual));
 }
 
 Tensor ResNetAP10::features(const Tensor& x) {
   YOCO_CHECK(x.dim() == 4 && x.size(1) == cfg_.channels && x.size(2) == cfg_.image_size && x.size(3) == cfg_.image_size,
              "ResNetAP-10: input ", x.str(), " does not match config (", cfg_.channels, "x", cfg_.image_size, ")");
-  size_t i = 0, b = 0;
   const bool large = cfg_.image_size > 128, mid = !large && cfg_.image_size > 64;
-  Tensor h = relu(norm(conv(x, i, large ? 3 : 1), i, b));
+  Tensor h = relu(norm(conv(x, "layer0.conv1", large ? 3 : 1), "layer0.bn1"));
   if (large) h = avg_pool2x2(avg_pool2x2(h));  // AvgPool 4×4 stride 4 = two 2×2 average pools
   if (mid) h = avg_pool2x2(h);
-  for (int l = 1; l <= 4; ++l) h = block(h, i, b, l > 1);
+  for (int l = 1; l <= 4; ++l) h = block(h, "layer" + std::to_string(l) + ".0", l > 1);
   return global_avg_pool(h);
 }
 
 Tensor ResNetAP10::forward(const Tensor& x) {
-  Tensor f = features(x);
-  size_t n = params_.size();
-  return linear(f, params_[n - 2].second, params_[n - 1].second);
+  return linear(features(x), param("fc.weight"), param("fc.bias"));
 }
 
 }  // namespace yoco

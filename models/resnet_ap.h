@@ -2,6 +2,7 @@
 // strided convolutions (IDC models/resnet_ap.py, ImageNet branch, BasicBlock [1,1,1,1], width 64).
 #pragma once
 #include <cstdint>
+#include <string>
 #include "models/convnet.h"
 #include "models/module.h"
 
@@ -24,9 +25,10 @@ class ResNetAP10 : public Module {
   const ResNetAPConfig& config() const { return cfg_; }
 
  private:
-  Tensor norm(const Tensor& x, size_t& i, size_t& b);
-  Tensor conv(const Tensor& x, size_t& i, int64_t pad);
-  Tensor block(const Tensor& x, size_t& i, size_t& b, bool downsample);
+  // Layers by their parameter names' prefix (e.g. "layer1.0.conv1"), as registered in the constructor.
+  Tensor norm(const Tensor& x, const std::string& name);
+  Tensor conv(const Tensor& x, const std::string& name, int64_t pad);
+  Tensor block(const Tensor& x, const std::string& name, bool downsample);
   ResNetAPConfig cfg_;
 };
 
