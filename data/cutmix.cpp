@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 #include "engine/ops.h"
+#include "kernels/philox_shuffle.h"
 #include "kernels/rng.h"
 
 namespace yoco::data {
@@ -62,8 +63,8 @@ CutMixResult cutmix(const Tensor& x, const std::vector<int64_t>& y, int64_t num_
     return res;
   }
   const float lam0 = r.u(Draw::lam, 0);  // Beta(1,1) is U[0,1]
-  for (int64_t i = n - 1; i > 0; --i)   // Fisher-Yates
-    std::swap(res.perm[i], res.perm[r.below(Draw::perm, static_cast<uint64_t>(i), i + 1)]);
+  kernels::philox_shuffle(res.perm.data(), n, seed, kCutMixStreamTag + static_cast<uint64_t>(Draw::perm),
+                          draw_id << 32, kernels::ShuffleDraw::ScaledUniform);
   // rand_bbox: IDC's "W" is size[2] (rows) and "H" size[3] (cols); the box is centre +- cut//2, clipped.
   const double cut_rat = std::sqrt(1.0 - static_cast<double>(lam0));
   const int64_t cut_h = static_cast<int64_t>(h * cut_rat), cut_w = static_cast<int64_t>(w * cut_rat);

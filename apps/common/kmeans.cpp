@@ -2,7 +2,7 @@
 #include "apps/common/kmeans.h"
 #include <limits>
 #include "kernels/common.h"
-#include "kernels/rng.h"
+#include "kernels/philox_shuffle.h"
 
 namespace yoco::app {
 
@@ -33,8 +33,7 @@ std::vector<float> kmeans(const std::vector<float>& pts, int64_t n, int64_t d, i
   YOCO_CHECK(k >= 1 && k <= n, "k-means: k = ", k, " clusters for ", n, " points");
   std::vector<int64_t> perm(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) perm[i] = i;
-  for (int64_t i = n - 1; i > 0; --i)
-    std::swap(perm[i], perm[kernels::philox_u32(seed, kKmeansStream, static_cast<uint64_t>(i)) % (i + 1)]);
+  kernels::philox_shuffle(perm.data(), n, seed, kKmeansStream, 0, kernels::ShuffleDraw::Modulo);
   std::vector<float> cent(static_cast<size_t>(k * d));
   for (int64_t c = 0; c < k; ++c)
     std::copy(pts.begin() + perm[c] * d, pts.begin() + (perm[c] + 1) * d, cent.begin() + c * d);

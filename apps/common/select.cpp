@@ -6,6 +6,7 @@
 #include "apps/common/kmeans.h"
 #include "data/printable.h"
 #include "kernels/common.h"
+#include "kernels/philox_shuffle.h"
 #include "kernels/rng.h"
 
 namespace yoco::app {
@@ -21,8 +22,7 @@ std::vector<int64_t> order_by(const std::vector<float>& score, std::vector<int64
 }
 
 std::vector<int64_t> philox_shuffle(std::vector<int64_t> v, uint64_t seed, uint64_t stream) {
-  for (int64_t i = static_cast<int64_t>(v.size()) - 1; i > 0; --i)
-    std::swap(v[i], v[kernels::philox_u32(seed, stream, static_cast<uint64_t>(i)) % (i + 1)]);
+  kernels::philox_shuffle(v.data(), static_cast<int64_t>(v.size()), seed, stream, 0, kernels::ShuffleDraw::Modulo);
   return v;
 }
 

@@ -14,7 +14,7 @@
 #include "engine/ops.h"
 #include "engine/optim.h"
 #include "engine/per_sample.h"
-#include "kernels/rng.h"
+#include "kernels/philox_shuffle.h"
 
 namespace yoco::app {
 
@@ -28,11 +28,7 @@ double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock:
 std::vector<int64_t> shuffled_indices(int64_t n, uint64_t seed, uint64_t stream, uint64_t epoch) {
   std::vector<int64_t> idx(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) idx[i] = i;
-  for (int64_t i = n - 1; i > 0; --i) {
-    uint32_t r = kernels::philox_u32(seed, stream, epoch * static_cast<uint64_t>(n) + static_cast<uint64_t>(i));
-    int64_t j = static_cast<int64_t>(r % static_cast<uint32_t>(i + 1));
-    std::swap(idx[i], idx[j]);
-  }
+  kernels::philox_shuffle(idx.data(), n, seed, stream, epoch * static_cast<uint64_t>(n), kernels::ShuffleDraw::Modulo);
   return idx;
 }
 
