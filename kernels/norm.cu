@@ -44,7 +44,8 @@ struct GroupBias {
 };
 
 // Mean and rstd of a group's m contiguous elements (+ its bias), as the CPU: the mean first, then the centred
-// second moment.
+// sums, whose residual mean corrects the first mean (a constant plane then normalises to exactly 0: see the CPU's
+// group_stats).
 template <class Team>
 __device__ void group_stats(const Team& team, const float* xg, int m, GroupBias xb, float eps, float* mean,
                             float* rstd) {
@@ -53,18 +54,18 @@ __device__ void group_stats(const Team& team, const float* xg, int m, GroupBias 
 #pragma unroll 4
   for (int i = team.rank(); i < m; i += Team::kSize) acc += xg[i] + xb.at_element(i);
   team.sum2(acc, unused);
-  const double mu = acc / static_cast<double>(m);
-  const float mu_f = static_cast<float>(mu);
-  double var = 0.0;
+  const float mu_f = static_cast<float>(acc / static_cast<double>(m));
+  double var = 0.0, dsum = 0.0;
 #pragma unroll 4
   for (int i = team.rank(); i < m; i += Team::kSize) {
-    const float d = (xg[i] + xb.at_element(i)) - mu_f;  // float, as the CPU's centred sum
+    const float d = (xg[i] + xb.at_element(i)) - mu_f;  // float, as the CPU's centred sums
+    dsum += d;
     var += static_cast<double>(d) * d;
   }
-  unused = 0.0;
-  team.sum2(var, unused);
-  *mean = mu_f;
-  *rstd = static_cast<float>(1.0 / sqrt(var / static_cast<double>(m) + static_cast<double>(eps)));
+  team.sum2(var, dsum);
+  const double r = dsum / static_cast<double>(m), v = var / static_cast<double>(m) - r * r;
+  *mean = static_cast<float>(static_cast<double>(mu_f) + r);
+  *rstd = static_cast<float>(1.0 / sqrt((v > 0.0 ? v : 0.0) + static_cast<double>(eps)));
 }
 
 template <class Team>

@@ -24,19 +24,20 @@ inline double sum_f(const float* p, int64_t m, float add) {
   return acc;
 }
 
-inline double centered_sq_f(const float* p, int64_t m, float mu, float add) {
-  double acc = 0;
+// Σ d and Σ d² of d = (p[i] + add) − mu over m elements, added to *sd and *sq.
+inline void centered_sums_f(const float* p, int64_t m, float mu, float add, double* sd, double* sq) {
   for (int64_t b = 0; b < m; b += kBlock) {
     const int64_t e = b + kBlock < m ? b + kBlock : m;
-    float part = 0.f;
-#pragma omp simd reduction(+ : part)
+    float pd = 0.f, pq = 0.f;
+#pragma omp simd reduction(+ : pd, pq)
     for (int64_t i = b; i < e; ++i) {
       const float d = (p[i] + add) - mu;
-      part += d * d;
+      pd += d;
+      pq += d * d;
     }
-    acc += part;
+    *sd += pd;
+    *sq += pq;
   }
-  return acc;
 }
 
 // Σ g and Σ g·(x + add − mu)·rs over m elements, added to *sg and *sgx.
@@ -57,7 +58,7 @@ inline void dot2_f(const float* g, const float* x, int64_t m, float add, float m
 }
 
 // Mean and rstd of one group of cpg channels of s contiguous elements (+ xb[k] per channel when xb is set): the
-// mean first, then the centred second moment (two passes, no cancellation). Without a bias the group is one run.
+// mean first, then the centred sums (two passes, no cancellation). Without a bias the group is one run.
 inline void group_stats(const float* xg, const float* xb, int64_t cpg, int64_t s, float eps, float* mean,
                         float* rstd) {
   const int64_t m = cpg * s;
@@ -65,14 +66,19 @@ inline void group_stats(const float* xg, const float* xb, int64_t cpg, int64_t s
   if (!xb) sum = sum_f(xg, m, 0.f);
   else
     for (int64_t k = 0; k < cpg; ++k) sum += sum_f(xg + k * s, s, xb[k]);
-  const double mu = sum / static_cast<double>(m);
-  const float mu_f = static_cast<float>(mu);
-  double sq = 0;
-  if (!xb) sq = centered_sq_f(xg, m, mu_f, 0.f);
+  const float mu_f = static_cast<float>(sum / static_cast<double>(m));
+  double sd = 0, sq = 0;
+  if (!xb) centered_sums_f(xg, m, mu_f, 0.f, &sd, &sq);
   else
-    for (int64_t k = 0; k < cpg; ++k) sq += centered_sq_f(xg + k * s, s, mu_f, xb[k]);
-  *mean = mu_f;
-  *rstd = static_cast<float>(1.0 / std::sqrt(sq / static_cast<double>(m) + static_cast<double>(eps)));
+    for (int64_t k = 0; k < cpg; ++k) centered_sums_f(xg + k * s, s, mu_f, xb[k], &sd, &sq);
+  // The first pass's float sums round: on a constant plane mu_f can sit an ulp off the value, and 1/√eps ≈ 316
+  // would turn that ulp into normalised values far from 0 (and relu into gradients that should be 0). The mean
+  // residual r = mean(x − mu_f) is exact there (each difference is exact and equal), so mu_f + r is the value
+  // itself and the plane normalises to exactly 0; elsewhere it is the corrected two-pass mean and variance.
+  const double r = sd / static_cast<double>(m);
+  const double var = sq / static_cast<double>(m) - r * r;
+  *mean = static_cast<float>(static_cast<double>(mu_f) + r);
+  *rstd = static_cast<float>(1.0 / std::sqrt((var > 0 ? var : 0.0) + static_cast<double>(eps)));
 }
 
 // Per-group pointers into the [N, C] plane partials: P = Σ g, Q = Σ g·xhat, and R = Σ dx (null when the input

@@ -186,3 +186,39 @@ TEST_CASE("emulated group_norm_relu_pool forward/backward matches the CPU") {
   };
   for (size_t i = 0; i < cases.size(); ++i) check_gnrp(cases[i], 2000 + 10 * static_cast<uint32_t>(i));
 }
+
+TEST_CASE("emulated group norm centres constant planes exactly, as the CPU does") {
+  // Planes of one value each (float sums of them are inexact): the residual-corrected mean is the value itself,
+  // so every normalised value is exactly 0 and the fused tail's output is exactly relu(beta).
+  const std::vector<float> values = {0.1f, -2.3f, 1000.3f, 0.7f}, gamma = {1.5f, 0.5f, 2.f, 0.75f};
+  const std::vector<float> beta = {0.f, 0.2f, -0.1f, 0.f};
+  emu::Stream st;
+  for (int64_t s : {15, 600, 4608}) {  // a warp team, lanes striding several times, a block team
+    CAPTURE(s);
+    std::vector<float> x(static_cast<size_t>(4 * s));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = values[i / static_cast<size_t>(s)];
+    std::vector<float> y = nans(x.size()), mean = nans(4), rstd = nans(4), y_ref(x.size()), mean_ref(4), rstd_ref(4);
+    cuda::group_norm_forward(x.data(), nullptr, nullptr, y.data(), mean.data(), rstd.data(), 1, 4, s, 4, 1e-5f,
+                             st.get());
+    cpu::group_norm_forward(x.data(), nullptr, nullptr, y_ref.data(), mean_ref.data(), rstd_ref.data(), 1, 4, s, 4,
+                            1e-5f);
+    // The kernel's double lane sums were exact here already; the CPU's float block sums were not.
+    CHECK(mean == values);
+    CHECK(mean_ref == values);
+    CHECK(std::all_of(y.begin(), y.end(), [](float v) { return v == 0.f; }));
+    CHECK(std::all_of(y_ref.begin(), y_ref.end(), [](float v) { return v == 0.f; }));
+  }
+  const int64_t h = 6, w = 8;  // the fused tail, with an input bias
+  const std::vector<float> bias = {0.05f, -0.01f, 0.3f, 0.f};
+  std::vector<float> x(static_cast<size_t>(4 * h * w));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = values[i / static_cast<size_t>(h * w)];
+  std::vector<float> y = nans(x.size() / 4), mean = nans(4), rstd = nans(4), y_ref(y.size());
+  cuda::group_norm_relu_pool_forward(x.data(), bias.data(), gamma.data(), beta.data(), y.data(), mean.data(),
+                                     rstd.data(), 1, 4, h, w, 4, 1e-5f, st.get());
+  cpu::group_norm_relu_pool_forward(x.data(), bias.data(), gamma.data(), beta.data(), y_ref.data(), mean.data(),
+                                    rstd.data(), 1, 4, h, w, 4, 1e-5f);
+  for (size_t i = 0; i < y.size(); ++i) {
+    CHECK(y[i] == std::max(beta[i / static_cast<size_t>(h * w / 4)], 0.f));
+    CHECK(y_ref[i] == y[i]);
+  }
+}

@@ -1,0 +1,100 @@
+// Edge cases of the normalisation and pooling kernels against PyTorch float32 values pasted below: channel planes
+// whose values are all equal (variance 0) and 2x2 pools over odd sizes.
+#include <doctest/doctest.h>
+#include <cmath>
+#include <vector>
+#include "engine/autograd.h"
+#include "engine/ops.h"
+#include "tests/unit/test_util.h"
+
+using namespace yoco;
+
+namespace {
+
+// Values of the pattern ((i * mul) % mod - off) / div, exact in float (the Python side builds the same).
+std::vector<float> pattern(int64_t n, int64_t mul = 37, int64_t mod = 23, int64_t off = 11, float div = 8.f) {
+  std::vector<float> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[i] = static_cast<float>((i * mul) % mod - off) / div;
+  return v;
+}
+
+// |got - want| <= tol · (1 + |want|) everywhere: float32 against float32, through sums of a few dozen terms.
+void check_close(const Tensor& got, const std::vector<float>& want, float tol, const char* what) {
+  const std::vector<float> g = got.to_vector();
+  REQUIRE(g.size() == want.size());
+  for (size_t i = 0; i < g.size(); ++i) {
+    INFO(what, "[", i, "] = ", g[i], ", PyTorch ", want[i]);
+    CHECK(std::fabs(g[i] - want[i]) <= tol * (1.f + std::fabs(want[i])));
+  }
+}
+
+// Constant planes: group norm gives y = beta and the same gradients for every value of the constant (adding a
+// constant to a group changes neither), so PyTorch's numbers are taken on planes of zeros, where its own mean is
+// exact. On other constants PyTorch's mean is off by an ulp too (0.7 and 0.1 + 0.05 in float32 and even in
+// float64), and its relu then passes gradients of ±60..300 that exact arithmetic gives as 0.
+//
+// import torch, torch.nn.functional as F
+// x = torch.zeros(1, 4, 3, 5, requires_grad=True); gamma = [1.5, 0.5, 2.0, 0.75]; beta = [0.0, 0.2, -0.1, 0.0]
+// y = F.relu(F.group_norm(x, 4, gamma, beta, 1e-5)); g = pattern(60) as [1, 4, 3, 5]
+// dx, dgamma, dbeta = torch.autograd.grad(y, [x, gamma, beta], g)
+// and for the fused tail: x = torch.zeros(1, 2, 4, 4), input bias b = 0, gamma = [1.5, 0.5], beta = [0.0, 0.2],
+// y = F.avg_pool2d(F.relu(F.group_norm(x + b.view(1, 2, 1, 1), 2, gamma, beta, 1e-5)), 2),
+// g = pattern(8, 5, 7, 3, 4.0) as [1, 2, 2, 2].
+const std::vector<float> kConstA_dx = {  // [1, 4, 3, 5]
+    0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, -148.890579f, 127.808731f,
+    -50.069397f, 226.629913f, 48.7517853f, -129.126343f, 147.572968f, -30.3051624f, -208.183289f, 68.5160217f,
+    -109.362106f, 167.337204f, -10.540926f, -188.419052f, 88.2802582f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f,
+    0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+const std::vector<float> kConstA_dgamma = {  // [4]
+    0.f, 0.f, 0.f, 0.f};
+const std::vector<float> kConstA_dbeta = {  // [4]
+    0.f, -0.875f, 0.f, 0.f};
+const std::vector<float> kConstB_dx = {  // [1, 2, 4, 4]
+    0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 29.6463547f, 29.6463547f,
+    9.88211823f, 9.88211823f, 29.6463547f, 29.6463547f, 9.88211823f, 9.88211823f, -9.88211823f, -9.88211823f,
+    -29.6463547f, -29.6463547f, -9.88211823f, -9.88211823f, -29.6463547f, -29.6463547f};
+const std::vector<float> kConstB_dgamma = {  // [2]
+    0.f, 0.f};
+const std::vector<float> kConstB_dbeta = {  // [2]
+    0.f, 0.f};
+const std::vector<float> kConstB_dbias = {  // [2]
+    0.f, 0.f};
+
+// Planes of 0.1, -2.3, 1000.3 and 0.7 (channels 0..3): float sums of these are not exact.
+Tensor constant_planes(const std::vector<float>& values, int64_t h, int64_t w) {
+  const int64_t c = static_cast<int64_t>(values.size());
+  std::vector<float> v(static_cast<size_t>(c * h * w));
+  for (int64_t i = 0; i < c * h * w; ++i) v[i] = values[i / (h * w)];
+  return from_vector(v, {1, c, h, w});
+}
+
+}  // namespace
+
+TEST_CASE("group norm normalises a constant plane to exactly 0, and relu's gradient then matches PyTorch's") {
+  Tensor x = test::leaf(constant_planes({0.1f, -2.3f, 1000.3f, 0.7f}, 3, 5));
+  Tensor gamma = test::leaf(from_vector({1.5f, 0.5f, 2.f, 0.75f}, {4}));
+  Tensor beta = test::leaf(from_vector({0.f, 0.2f, -0.1f, 0.f}, {4}));
+  Tensor xhat = group_norm(x, 4, Tensor(), Tensor(), 1e-5f);
+  for (float v : xhat.to_vector()) CHECK(v == 0.f);
+  Tensor y = relu(group_norm(x, 4, gamma, beta, 1e-5f));
+  const std::vector<float> yv = y.to_vector();
+  for (size_t i = 0; i < yv.size(); ++i) CHECK(yv[i] == std::vector<float>{0.f, 0.2f, 0.f, 0.f}[i / 15]);
+  auto g = grad({y}, {x, gamma, beta}, {from_vector(pattern(60), {1, 4, 3, 5})});
+  check_close(g[0], kConstA_dx, 1e-5f, "dx");
+  check_close(g[1], kConstA_dgamma, 1e-5f, "dgamma");
+  check_close(g[2], kConstA_dbeta, 1e-5f, "dbeta");
+}
+
+TEST_CASE("the fused norm-relu-pool tail on constant planes (with the input bias) matches PyTorch's gradients") {
+  Tensor x = test::leaf(constant_planes({0.1f, 0.7f}, 4, 4));
+  Tensor bias = test::leaf(from_vector({0.05f, -0.01f}, {2}));
+  Tensor gamma = test::leaf(from_vector({1.5f, 0.5f}, {2}));
+  Tensor beta = test::leaf(from_vector({0.f, 0.2f}, {2}));
+  Tensor y = group_norm_relu_pool(x, 2, gamma, beta, 1e-5f, bias);
+  CHECK(y.to_vector() == std::vector<float>{0.f, 0.f, 0.f, 0.f, 0.2f, 0.2f, 0.2f, 0.2f});
+  auto g = grad({y}, {x, gamma, beta, bias}, {from_vector(pattern(8, 5, 7, 3, 4.f), {1, 2, 2, 2})});
+  check_close(g[0], kConstB_dx, 1e-5f, "dx");
+  check_close(g[1], kConstB_dgamma, 1e-5f, "dgamma");
+  check_close(g[2], kConstB_dbeta, 1e-5f, "dbeta");
+  check_close(g[3], kConstB_dbias, 1e-5f, "dbias");
+}
