@@ -98,8 +98,9 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& gamma, const Te
 Tensor group_norm_relu_pool(const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta, float eps,
                             const Tensor& input_bias) {
   const GnDims d = group_norm_check(x, groups, gamma, beta);
-  YOCO_CHECK(x.dim() == 4 && x.size(2) % 2 == 0 && x.size(3) % 2 == 0,
-             "group_norm_relu_pool: x must be [N, C, H, W] with even H and W, got ", x.str());
+  // The pool floors odd H and W as PyTorch's avg_pool2d; the statistics still cover the whole H×W plane.
+  YOCO_CHECK(x.dim() == 4 && x.size(2) >= 2 && x.size(3) >= 2,
+             "group_norm_relu_pool: x must be [N, C, H, W] with H and W at least 2, got ", x.str());
   if (input_bias.defined()) {
     detail::check_f32(input_bias, "group_norm_relu_pool", "input_bias");
     detail::check_same_device(x, input_bias, "group_norm_relu_pool");

@@ -1,4 +1,5 @@
-// Pooling ops: 2×2 average pooling, its adjoint (each the other's derivative), and global average pooling.
+// Pooling ops: 2×2 average pooling (odd sizes floored), its adjoint (each the other's derivative), and global
+// average pooling.
 #include "engine/autograd.h"
 #include "engine/dispatch.h"
 #include "engine/ops.h"
@@ -9,7 +10,8 @@ namespace yoco {
 namespace {
 void check_pool_input(const Shape& xs, const char* op) {
   YOCO_CHECK(xs.size() == 4, op, ": input must be 4-D NCHW, got ", shape_str(xs));
-  YOCO_CHECK(xs[2] % 2 == 0 && xs[3] % 2 == 0, op, ": height and width must be even for a 2x2/stride-2 pool, got ",
+  // Odd sizes floor as PyTorch's avg_pool2d (7x7 -> 3x3); a plane needs one whole window.
+  YOCO_CHECK(xs[2] >= 2 && xs[3] >= 2, op, ": height and width must be at least 2 for a 2x2/stride-2 pool, got ",
              shape_str(xs));
 }
 }  // namespace

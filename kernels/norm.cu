@@ -90,7 +90,8 @@ __global__ void gn_forward_kernel(const float* x, const float* gamma, const floa
   }
 }
 
-// Fused tail forward: the group's statistics, then each pooled output from its 2×2 window.
+// Fused tail forward: the group's statistics (whole planes), then each pooled output from its 2×2 window (odd
+// sizes floored).
 template <class Team>
 __global__ void gnrp_forward_kernel(const float* x, const float* xbias, const float* gamma, const float* beta,
                                     float* y, float* mean, float* rstd, int c, int h, int w, int groups, float eps,
@@ -127,11 +128,12 @@ struct PlainGrad {
   __device__ float operator()(int off, int, int, float, float, float, float, float) const { return g[off]; }
 };
 struct PoolReluGrad {
-  const float* gp;  // this group's pooled gradient, [cpg, h/2, w/2]
-  int w, os;
+  const float* gp;  // this group's pooled gradient, [cpg, oh, ow] = [cpg, h/2, w/2] (floored)
+  int w, oh, ow;
   __device__ float operator()(int, int k, int i, float xv, float mu, float rs, float ga, float be) const {
-    const int ow = w / 2;
-    return norm_relu_pool_grad(gp[k * os + (i / w) / 2 * ow + (i % w) / 2], xv, mu, rs, ga, be);
+    const int r = i / w, col = i % w;
+    if (r >= 2 * oh || col >= 2 * ow) return 0.f;  // an odd plane's last row or column: in no window
+    return norm_relu_pool_grad(gp[(k * oh + r / 2) * ow + col / 2], xv, mu, rs, ga, be);
   }
 };
 
@@ -205,10 +207,10 @@ __global__ void gnrp_backward_kernel(const float* gp, const float* x, const floa
   const Team team(sh);
   const int64_t ng = team.group();
   if (ng >= total) return;
-  const int cpg = c / groups, os = (h / 2) * (w / 2);
+  const int cpg = c / groups, oh = h / 2, ow = w / 2;
   const int64_t m = static_cast<int64_t>(cpg) * h * w;
-  gn_backward_group(team, PoolReluGrad{gp + ng * cpg * os, w, os}, x + ng * m, xbias, ng, mean, rstd, gamma, beta,
-                    c, h * w, groups, dx + ng * m, pq, nc, with_r);
+  gn_backward_group(team, PoolReluGrad{gp + ng * cpg * oh * ow, w, oh, ow}, x + ng * m, xbias, ng, mean, rstd, gamma,
+                    beta, c, h * w, groups, dx + ng * m, pq, nc, with_r);
 }
 
 // Block ch: dbeta[ch] = Σ_n P[n, ch], dgamma[ch] = Σ_n Q[n, ch], dxbias[ch] = Σ_n R[n, ch] (pq = [P | Q | R],
@@ -278,7 +280,7 @@ void group_norm_relu_pool_forward(const float* x, const float* xbias, const floa
                                   float* mean, float* rstd, int64_t n, int64_t c, int64_t h, int64_t w, int64_t groups,
                                   float eps, void* stream) {
   check_group(c, h * w, groups, "group_norm_relu_pool_forward");
-  YOCO_CHECK(h % 2 == 0 && w % 2 == 0, "group_norm_relu_pool_forward: ", h, "x", w, " is not poolable");
+  YOCO_CHECK(h >= 2 && w >= 2, "group_norm_relu_pool_forward: ", h, "x", w, " is not poolable");
   launch_groups(gnrp_forward_kernel<WarpTeam>, gnrp_forward_kernel<BlockTeam>, n * groups, (c / groups) * h * w,
                 stream, x, xbias, gamma, beta, y, mean, rstd, static_cast<int>(c), static_cast<int>(h),
                 static_cast<int>(w), static_cast<int>(groups), eps);
@@ -289,7 +291,7 @@ void group_norm_relu_pool_backward(const float* gp, const float* x, const float*
                                    int64_t h, int64_t w, int64_t groups, float* dx, float* dgamma, float* dbeta,
                                    float* dxbias, void* stream) {
   check_group(c, h * w, groups, "group_norm_relu_pool_backward");
-  YOCO_CHECK(h % 2 == 0 && w % 2 == 0, "group_norm_relu_pool_backward: ", h, "x", w, " is not poolable");
+  YOCO_CHECK(h >= 2 && w >= 2, "group_norm_relu_pool_backward: ", h, "x", w, " is not poolable");
   YOCO_CHECK(dx != nullptr, "group_norm_relu_pool_backward: dx is required");
   double* pq = plane_sums_scratch(n, c, dxbias ? 3 : dgamma || dbeta ? 2 : 0, stream);
   launch_groups(gnrp_backward_kernel<WarpTeam>, gnrp_backward_kernel<BlockTeam>, n * groups, (c / groups) * h * w,

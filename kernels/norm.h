@@ -47,7 +47,8 @@ void group_norm_forward(const float* x, const float* gamma, const float* beta, f
 // g: dL/dy. dx, dgamma, dbeta may each be null to skip them. Fixed summation order (deterministic).
 void group_norm_backward(const float* g, const float* x, const float* mean, const float* rstd, const float* gamma,
                          int64_t n, int64_t c, int64_t s, int64_t groups, float* dx, float* dgamma, float* dbeta);
-// Fused tail, x [N, C, H, W] with H and W even -> y [N, C, H/2, W/2]; mean/rstd [N, G] as group_norm_forward,
+// Fused tail, x [N, C, H, W] -> y [N, C, H/2, W/2] (odd H, W floored; the statistics cover the whole plane, the
+// last row / column of an odd plane gets the normalisation's gradient only); mean/rstd [N, G] as group_norm_forward,
 // of x + xbias. xbias, gamma, beta may be null.
 void group_norm_relu_pool_forward(const float* x, const float* xbias, const float* gamma, const float* beta, float* y,
                                   float* mean, float* rstd, int64_t n, int64_t c, int64_t h, int64_t w, int64_t groups,

@@ -228,15 +228,20 @@ void group_norm_relu_pool_backward(const float* gp, const float* x, const float*
       const float add = xbias ? xbias[c0 + k] : 0.f;
       const float* gk = gp + (ng * cpg + k) * oh * ow;
       for (int64_t i = 0; i < h; ++i) {
-        const float* gr = gk + (i / 2) * ow;
         const float* xr = xg + k * s + i * w;
         float* dr = dg + k * s + i * w;
+        if (i >= 2 * oh) {  // an odd plane's last row is in no window (the pool floors)
+          for (int64_t j = 0; j < w; ++j) dr[j] = 0.f;
+          continue;
+        }
+        const float* gr = gk + (i / 2) * ow;
         // By window column, vectorised (relu_mask is a bit mask, not a branch).
 #pragma omp simd
         for (int64_t j = 0; j < ow; ++j) {
           dr[2 * j] = norm_relu_pool_grad(gr[j], xr[2 * j] + add, mu, rs, ga, be);
           dr[2 * j + 1] = norm_relu_pool_grad(gr[j], xr[2 * j + 1] + add, mu, rs, ga, be);
         }
+        if (w > 2 * ow) dr[w - 1] = 0.f;  // and its last column
       }
     }
     group_backward(dg, xg, xbias ? xbias + c0 : nullptr, mu, rs, gamma ? gamma + c0 : nullptr, cpg, s, dg,

@@ -1,5 +1,5 @@
 // Pooling family, CUDA: one thread per output element (forward) or per input element (adjoint, a gather:
-// each input reads the one window gradient it belongs to, so no atomics are needed).
+// each input reads the one window gradient it belongs to, so no atomics are needed; odd sizes floor).
 #include <climits>
 #include <cstdint>
 #include "kernels/cuda_check.cuh"
@@ -23,9 +23,10 @@ template <class I>
 __global__ void avg_pool2x2_backward_kernel(const float* g, float* gx, int64_t n, int64_t h, int64_t w) {
   const int64_t at = global_index();
   if (at >= n) return;
-  const I t = static_cast<I>(at), hh = static_cast<I>(h), ww = static_cast<I>(w), ow = ww / 2;
+  const I t = static_cast<I>(at), hh = static_cast<I>(h), ww = static_cast<I>(w), oh = hh / 2, ow = ww / 2;
   const I j = t % ww, i = (t / ww) % hh, p = t / (hh * ww);
-  gx[at] = pool4_share(g[(static_cast<int64_t>(p) * (h / 2) + i / 2) * ow + j / 2]);
+  // An odd plane's last row or column is in no window (floored as PyTorch's avg_pool2d).
+  gx[at] = i >= 2 * oh || j >= 2 * ow ? 0.f : pool4_share(g[(static_cast<int64_t>(p) * oh + i / 2) * ow + j / 2]);
 }
 }  // namespace
 

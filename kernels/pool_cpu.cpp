@@ -16,9 +16,14 @@ void avg_pool2x2_backward(const float* g, float* gx, int64_t planes, int64_t h, 
 #pragma omp parallel for schedule(static) if (planes * h * w > 65536)
   for (int64_t p = 0; p < planes; ++p)
     for (int64_t i = 0; i < h; ++i) {
-      const float* gr = g + (p * oh + i / 2) * ow;
       float* out = gx + (p * h + i) * w;
-      for (int64_t j = 0; j < w; ++j) out[j] = pool4_share(gr[j / 2]);
+      if (i >= 2 * oh) {  // an odd plane's last row
+        for (int64_t j = 0; j < w; ++j) out[j] = 0.f;
+        continue;
+      }
+      const float* gr = g + (p * oh + i / 2) * ow;
+      for (int64_t j = 0; j < 2 * ow; ++j) out[j] = pool4_share(gr[j / 2]);
+      if (w > 2 * ow) out[w - 1] = 0.f;  // an odd plane's last column
     }
 }
 

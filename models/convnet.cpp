@@ -36,7 +36,8 @@ ConvNet::ConvNet(const ConvNetConfig& cfg, uint64_t seed, Device device) : cfg_(
       add_buffer(p + "norm.running_mean", zeros({cfg.width}, DType::F32, device));
       add_buffer(p + "norm.running_var", ones({cfg.width}, device));
     }
-    YOCO_CHECK(size % 2 == 0 && size >= 2, "ConvNet: feature map ", size, " is not poolable at depth ", d);
+    // Odd maps floor as in PyTorch (28 -> 14 -> 7 -> 3 for a 3-channel 28x28 input).
+    YOCO_CHECK(size >= 2, "ConvNet: feature map ", size, " is too small to pool at depth ", d);
     size /= 2;
     in = cfg.width;
   }

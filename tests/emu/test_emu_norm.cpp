@@ -113,7 +113,7 @@ void check_gnrp(const GnrpCase& t, uint32_t seed) {
   CAPTURE(t.affine);
   CAPTURE(t.bias);
   const size_t total = static_cast<size_t>(t.n * t.c * t.h * t.w), ng = static_cast<size_t>(t.n * t.groups);
-  const size_t pooled = total / 4, nc = static_cast<size_t>(t.c);
+  const size_t pooled = static_cast<size_t>(t.n * t.c * (t.h / 2) * (t.w / 2)), nc = static_cast<size_t>(t.c);
   const std::vector<float> x = uniform(total, seed, -2.f, 2.f), gp = uniform(pooled, seed + 1);
   const std::vector<float> gamma = uniform(nc, seed + 2, 0.5f, 1.5f);
   const std::vector<float> beta = uniform(nc, seed + 3, -0.5f, 0.5f);
@@ -221,4 +221,14 @@ TEST_CASE("emulated group norm centres constant planes exactly, as the CPU does"
     CHECK(y[i] == std::max(beta[i / static_cast<size_t>(h * w / 4)], 0.f));
     CHECK(y_ref[i] == y[i]);
   }
+}
+
+TEST_CASE("emulated group_norm_relu_pool floors odd sizes as the CPU does") {
+  const std::vector<GnrpCase> cases = {
+      {2, 4, 7, 7, 4, true, true},     // odd both ways (a ConvNet 28x28 map at depth 2: 7 -> 3)
+      {1, 4, 5, 8, 2, true, false},    // odd rows only, two channels per group
+      {2, 2, 6, 9, 1, false, true},    // odd columns only
+      {1, 2, 49, 49, 1, true, true},   // 4802 elements: a block team
+  };
+  for (size_t i = 0; i < cases.size(); ++i) check_gnrp(cases[i], 3000 + 10 * static_cast<uint32_t>(i));
 }

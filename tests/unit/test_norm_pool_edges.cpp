@@ -5,6 +5,7 @@
 #include <vector>
 #include "engine/autograd.h"
 #include "engine/ops.h"
+#include "models/convnet.h"
 #include "tests/unit/test_util.h"
 
 using namespace yoco;
@@ -97,4 +98,109 @@ TEST_CASE("the fused norm-relu-pool tail on constant planes (with the input bias
   check_close(g[1], kConstB_dgamma, 1e-5f, "dgamma");
   check_close(g[2], kConstB_dbeta, 1e-5f, "dbeta");
   check_close(g[3], kConstB_dbias, 1e-5f, "dbias");
+}
+
+// Odd sizes: PyTorch's avg_pool2d(kernel 2, stride 2) floors, ignoring an odd plane's last row and column (they
+// get zero gradient from the pool). Inputs pattern(2·h·w) as [1, 2, h, w], gradients pattern(n, 5, 7, 3, 4.0):
+//   y = F.avg_pool2d(x, 2); dx, = torch.autograd.grad(y, [x], g)
+// and the fused tail on 5x7 (one group of both channels, statistics over the whole planes):
+//   x = pattern(70) as [1, 2, 5, 7], b = [0.25, -0.5], gamma = [1.25, 0.75], beta = [0.125, -0.0625],
+//   y = F.avg_pool2d(F.relu(F.group_norm(x + b.view(1, 2, 1, 1), 1, gamma, beta, 1e-5)), 2)
+namespace {
+const std::vector<float> kPool7x7_y = {  // [1, 2, 3, 3]
+    -0.125f, -0.21875f, -0.3125f, -0.0625f, -0.15625f, 0.46875f, 0.f, -0.09375f, -0.1875f, 0.09375f, 0.f, -0.09375f,
+    0.15625f, 0.0625f, -0.03125f, 0.21875f, 0.125f, 0.03125f};
+const std::vector<float> kPool7x7_dx = {  // [1, 2, 7, 7]
+    -0.1875f, -0.1875f, 0.125f, 0.125f, 0.f, 0.f, 0.f, -0.1875f, -0.1875f, 0.125f, 0.125f, 0.f, 0.f, 0.f, -0.125f,
+    -0.125f, 0.1875f, 0.1875f, 0.0625f, 0.0625f, 0.f, -0.125f, -0.125f, 0.1875f, 0.1875f, 0.0625f, 0.0625f, 0.f,
+    -0.0625f, -0.0625f, -0.1875f, -0.1875f, 0.125f, 0.125f, 0.f, -0.0625f, -0.0625f, -0.1875f, -0.1875f, 0.125f,
+    0.125f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, -0.125f, -0.125f, 0.1875f, 0.1875f, 0.f, 0.f, 0.f,
+    -0.125f, -0.125f, 0.1875f, 0.1875f, 0.f, 0.0625f, 0.0625f, -0.0625f, -0.0625f, -0.1875f, -0.1875f, 0.f, 0.0625f,
+    0.0625f, -0.0625f, -0.0625f, -0.1875f, -0.1875f, 0.f, 0.125f, 0.125f, 0.f, 0.f, -0.125f, -0.125f, 0.f, 0.125f,
+    0.125f, 0.f, 0.f, -0.125f, -0.125f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+const std::vector<float> kPool5x6_y = {  // [1, 2, 2, 3]
+    -0.28125f, 0.34375f, -0.46875f, 0.59375f, -0.21875f, -0.3125f, 0.46875f, -0.34375f, 0.28125f, -0.09375f,
+    -0.1875f, -0.28125f};
+const std::vector<float> kPool5x6_dx = {  // [1, 2, 5, 6]
+    -0.1875f, -0.1875f, 0.125f, 0.125f, 0.f, 0.f, -0.1875f, -0.1875f, 0.125f, 0.125f, 0.f, 0.f, -0.125f, -0.125f,
+    0.1875f, 0.1875f, 0.0625f, 0.0625f, -0.125f, -0.125f, 0.1875f, 0.1875f, 0.0625f, 0.0625f, 0.f, 0.f, 0.f, 0.f,
+    0.f, 0.f, -0.0625f, -0.0625f, -0.1875f, -0.1875f, 0.125f, 0.125f, -0.0625f, -0.0625f, -0.1875f, -0.1875f,
+    0.125f, 0.125f, 0.f, 0.f, -0.125f, -0.125f, 0.1875f, 0.1875f, 0.f, 0.f, -0.125f, -0.125f, 0.1875f, 0.1875f, 0.f,
+    0.f, 0.f, 0.f, 0.f, 0.f};
+const std::vector<float> kFused5x7_y = {  // [1, 2, 2, 3]
+    0.850204349f, 0.678162813f, 0.506121337f, 0.759181976f, 0.759181976f, 1.40433764f, 0.16907385f, 0.091655165f,
+    0.0658489466f, 0.157504112f, 0.183310345f, 0.143267617f};
+const std::vector<float> kFused5x7_dx = {  // [1, 2, 5, 7]
+    -0.000376542564f, -0.262592584f, -0.00186003686f, 0.166027695f, -0.00334353116f, -0.000673241448f,
+    -0.00482702535f, -0.00215673586f, -0.264372796f, 0.168401286f, -0.000969940331f, -0.00512372423f,
+    -0.00245343451f, -0.00660721865f, -0.175978422f, -0.00126663921f, 0.252641827f, 0.255312115f, 0.0791168362f,
+    0.0817871243f, -0.00156333798f, -0.177758619f, -0.175088331f, -0.000376542564f, 0.253531933f, -0.00186003686f,
+    0.0800069347f, -0.00334353116f, -0.000673241448f, -0.00482702535f, -0.00215673586f, -0.00631051976f,
+    -0.00364023005f, -0.000969940331f, -0.00512372423f, -0.000673241448f, -0.056439478f, -0.00215673586f,
+    0.000513553852f, 0.0995846763f, -0.000969940331f, -0.00512372423f, -0.00245343451f, 0.000216855202f,
+    -0.158774272f, -0.00126663921f, 0.0014036505f, -0.0027501334f, -7.98436813e-05f, -0.00423362758f,
+    -0.00156333798f, 0.00110695162f, -0.106271736f, -0.000376542564f, 0.150307029f, -0.00186003686f,
+    0.000810252735f, -0.00334353116f, -0.000673241448f, -0.108051926f, -0.00215673586f, 0.000513553852f,
+    -0.00364023005f, -0.000969940331f, -0.00512372423f, -0.00245343451f, 0.000216855202f, -0.0039369287f,
+    -0.00126663921f, 0.0014036505f};
+const std::vector<float> kFused5x7_dgamma = {  // [2]
+    0.168846443f, -0.0986780971f};
+const std::vector<float> kFused5x7_dbeta = {  // [2]
+    0.25f, -0.1875f};
+const std::vector<float> kFused5x7_dbias = {  // [2]
+    0.22053206f, -0.22053206f};
+}  // namespace
+
+TEST_CASE("2x2 average pooling floors odd sizes like PyTorch, forward and backward") {
+  struct Case {
+    int64_t h, w;
+    const std::vector<float>& y;
+    const std::vector<float>& dx;
+  };
+  for (const Case& t : {Case{7, 7, kPool7x7_y, kPool7x7_dx}, Case{5, 6, kPool5x6_y, kPool5x6_dx}}) {
+    CAPTURE(t.h);
+    CAPTURE(t.w);
+    Tensor x = test::leaf(from_vector(pattern(2 * t.h * t.w), {1, 2, t.h, t.w}));
+    Tensor y = avg_pool2x2(x);
+    REQUIRE(y.shape() == Shape{1, 2, t.h / 2, t.w / 2});
+    CHECK(y.to_vector() == t.y);  // dyadic values: exact on both sides
+    auto g = grad({y}, {x}, {from_vector(pattern(y.numel(), 5, 7, 3, 4.f), y.shape())});
+    CHECK(g[0].to_vector() == t.dx);
+  }
+  CHECK(test::contains(test::error_of([] { avg_pool2x2(zeros({1, 1, 1, 4})); }), "at least 2"));
+}
+
+TEST_CASE("the fused norm-relu-pool tail floors odd sizes like PyTorch, with statistics over the whole plane") {
+  Tensor x = test::leaf(from_vector(pattern(70), {1, 2, 5, 7}));
+  Tensor bias = test::leaf(from_vector({0.25f, -0.5f}, {2}));
+  Tensor gamma = test::leaf(from_vector({1.25f, 0.75f}, {2}));
+  Tensor beta = test::leaf(from_vector({0.125f, -0.0625f}, {2}));
+  Tensor y = group_norm_relu_pool(x, 1, gamma, beta, 1e-5f, bias);
+  REQUIRE(y.shape() == Shape{1, 2, 2, 3});
+  check_close(y, kFused5x7_y, 1e-6f, "y");
+  const Tensor gy = from_vector(pattern(12, 5, 7, 3, 4.f), {1, 2, 2, 3});
+  auto g = grad({y}, {x, gamma, beta, bias}, {gy});  // the fused kernel
+  check_close(g[0], kFused5x7_dx, 1e-5f, "dx");
+  check_close(g[1], kFused5x7_dgamma, 1e-5f, "dgamma");
+  check_close(g[2], kFused5x7_dbeta, 1e-5f, "dbeta");
+  check_close(g[3], kFused5x7_dbias, 1e-5f, "dbias");
+  auto gc = grad({group_norm_relu_pool(x, 1, gamma, beta, 1e-5f, bias)}, {x, gamma, beta, bias}, {gy}, true);
+  check_close(gc[0], kFused5x7_dx, 1e-5f, "dx (composite, create_graph)");
+  check_close(gc[3], kFused5x7_dbias, 1e-5f, "dbias (composite, create_graph)");
+}
+
+TEST_CASE("ConvNet on 3x28x28 inputs pools 28 -> 14 -> 7 -> 3, both norm paths") {
+  for (NormKind norm : {NormKind::Instance, NormKind::Batch}) {
+    ConvNetConfig cfg;
+    cfg.channels = 3;
+    cfg.image_size = 28;
+    cfg.width = 8;
+    cfg.norm = norm;
+    ConvNet net(cfg, 1);
+    CHECK(net.feature_dim() == 8 * 3 * 3);
+    Tensor logits = net.forward(test::random_tensor({2, 3, 28, 28}, 181));
+    CHECK(logits.shape() == Shape{2, 10});
+    auto g = grad({sum(logits)}, net.parameters());
+    CHECK(g.size() == net.parameters().size());
+  }
 }
