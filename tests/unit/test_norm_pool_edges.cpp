@@ -98,6 +98,11 @@ TEST_CASE("the fused norm-relu-pool tail on constant planes (with the input bias
   check_close(g[1], kConstB_dgamma, 1e-5f, "dgamma");
   check_close(g[2], kConstB_dbeta, 1e-5f, "dbeta");
   check_close(g[3], kConstB_dbias, 1e-5f, "dbias");
+  // The recorded (create_graph) backward: composite ops, relu's mask from the fused forward's values.
+  auto gc = grad({group_norm_relu_pool(x, 2, gamma, beta, 1e-5f, bias)}, {x, gamma, beta, bias},
+                 {from_vector(pattern(8, 5, 7, 3, 4.f), {1, 2, 2, 2})}, true);
+  check_close(gc[0], kConstB_dx, 1e-5f, "dx (composite)");
+  check_close(gc[3], kConstB_dbias, 1e-5f, "dbias (composite)");
 }
 
 // Odd sizes: PyTorch's avg_pool2d(kernel 2, stride 2) floors, ignoring an odd plane's last row and column (they
