@@ -1,7 +1,9 @@
 // Condensation: one image step lowers the matching loss on a fixed batch; an interrupted and resumed run is
 // bit-identical to an uninterrupted one, and so is one whose network steps go through the CUDA-graph step.
 #include <doctest/doctest.h>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include "apps/common/condense.h"
 #include "data/augment.h"
@@ -9,6 +11,7 @@
 #include "engine/autograd.h"
 #include "engine/context.h"
 #include "engine/ops.h"
+#include "kernels/conv.h"
 #include "tests/unit/test_util.h"
 
 using namespace yoco;
@@ -106,6 +109,45 @@ TEST_CASE("network updates through the static-buffer (CUDA-graph) step give the 
     CHECK(graphed.stored[c].to_vector() == eager.stored[c].to_vector());
   }
   CHECK(graphed.loss_history == eager.loss_history);
+}
+
+namespace {
+// FNV-1a over the bits of the values: a fingerprint of a whole run's numbers.
+uint64_t bits_hash(const std::vector<float>& v, uint64_t h = 1469598103934665603ull) {
+  for (float f : v) {
+    uint32_t b;
+    std::memcpy(&b, &f, sizeof b);
+    h = (h ^ b) * 1099511628211ull;
+  }
+  return h;
+}
+}  // namespace
+
+TEST_CASE("condensation gives the numbers recorded from the former eager steps, bit for bit (CPU, im2col)") {
+  // Recorded with the eager matching step (one backward from the distance to the stored images) and network
+  // update that preceded the one step path: the step objects run without capture must not move a bit.
+  // im2col convolutions: the same bits for any thread count.
+  Context& ctx = Context::get();
+  const kernels::ConvAlgo saved = ctx.conv_algo;
+  ctx.conv_algo = kernels::ConvAlgo::Im2col;
+  data::Dataset d = test::two_class_dataset(24, 5);
+  CondenseConfig cfg = toy_config();
+  cfg.inner = 3;  // mixed and unmixed network batches, two outer iterations (two nets)
+  CondenseState st = condense_init(d, cfg);
+  const bool done = condense_run(d, cfg, st);
+  ctx.conv_algo = saved;
+  REQUIRE(done);
+  uint64_t images = 1469598103934665603ull;
+  for (size_t c = 0; c < st.stored.size(); ++c)
+    images = bits_hash(st.momentum[c].to_vector(), bits_hash(st.stored[c].to_vector(), images));
+  REQUIRE(st.loss_history.size() == 2);
+  char got[128];
+  std::snprintf(got, sizeof got, "stored+momentum 0x%llx, losses %a %a", static_cast<unsigned long long>(images),
+                st.loss_history[0], st.loss_history[1]);
+  INFO(got);
+  CHECK(images == 0x7e20084bf1ac3894ull);
+  CHECK(st.loss_history[0] == 0x1.93c09caaaaaabp+11);
+  CHECK(st.loss_history[1] == 0x1.aaf3b15555555p+11);
 }
 
 TEST_CASE("per-dataset defaults follow IDC's reproduce.py and argument.py (algorithms.md §3.2)") {

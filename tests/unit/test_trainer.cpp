@@ -2,9 +2,12 @@
 // are gathered rows of the images, and the static-buffer step that CUDA graphs replay gives the eager numbers.
 #include <doctest/doctest.h>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <vector>
 #include "apps/common/trainer.h"
 #include "engine/context.h"
+#include "kernels/conv.h"
 #include "engine/ops.h"
 #include "tests/unit/test_util.h"
 
@@ -64,6 +67,39 @@ TEST_CASE("the static-buffer (CUDA-graph) training step equals the eager one bit
   const data::Dataset d = test::two_class_dataset(23, 9400);
   ConvNet fresh(app::convnet_for(d), 6, Device::CPU);
   CHECK(fresh.parameters()[0].to_vector() != eager.params[0]);
+}
+
+namespace {
+// FNV-1a over the bits of the values: a fingerprint of a whole run's numbers.
+uint64_t bits_hash(const std::vector<float>& v, uint64_t h = 1469598103934665603ull) {
+  for (float f : v) {
+    uint32_t b;
+    std::memcpy(&b, &f, sizeof b);
+    h = (h ^ b) * 1099511628211ull;
+  }
+  return h;
+}
+}  // namespace
+
+TEST_CASE("the training step gives the numbers recorded from the former eager step, bit for bit (CPU, im2col)") {
+  // Recorded with the eager train_batch that preceded the one step path (hard-label cross_entropy when unmixed):
+  // its replacement, the step object run without capture (one-hot targets, static input buffers), must not move
+  // a bit. im2col convolutions: the same bits for any thread count (oneDNN's depend on it).
+  Context& ctx = Context::get();
+  const kernels::ConvAlgo saved = ctx.conv_algo;
+  ctx.conv_algo = kernels::ConvAlgo::Im2col;
+  const GraphRun run = run_training(false, Device::CPU);
+  ctx.conv_algo = saved;
+  uint64_t params = 1469598103934665603ull;
+  for (const std::vector<float>& p : run.params) params = bits_hash(p, params);
+  char got[128];
+  std::snprintf(got, sizeof got, "final loss %a, params 0x%llx, logit sums 0x%llx", run.res.final_loss,
+                static_cast<unsigned long long>(params), static_cast<unsigned long long>(bits_hash(run.logit_sums)));
+  INFO(got);
+  REQUIRE(run.logit_sums.size() == 9);
+  CHECK(run.res.final_loss == 0x1.598f3cp+0f);
+  CHECK(params == 0xc0e9aa4779726ad8ull);
+  CHECK(bits_hash(run.logit_sums) == 0x1b51643737dac5dfull);
 }
 
 TEST_CASE("evaluate_accuracy counts first-maximum top-1 hits, across batches, as a host argmax does") {
