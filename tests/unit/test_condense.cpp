@@ -1,9 +1,8 @@
 // Condensation: one image step lowers the matching loss on a fixed batch; an interrupted and resumed run is
-// bit-identical to an uninterrupted one, and so is one whose network steps go through the CUDA-graph step.
+// bit-identical to an uninterrupted one; a run gives the numbers recorded before its steps became one code path.
 #include <doctest/doctest.h>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include "apps/common/condense.h"
 #include "data/augment.h"
@@ -11,7 +10,6 @@
 #include "engine/autograd.h"
 #include "engine/context.h"
 #include "engine/ops.h"
-#include "kernels/conv.h"
 #include "tests/unit/test_util.h"
 
 using namespace yoco;
@@ -94,54 +92,22 @@ TEST_CASE("a checkpoint from other settings is refused") {
   std::filesystem::remove(ckpt);
 }
 
-TEST_CASE("network updates through the static-buffer (CUDA-graph) step give the same condensation bit for bit") {
-  // On the CPU the static step runs eagerly: this checks its plumbing (inputs copied in, one-hot targets for
-  // unmixed batches, the optimizer's step count); the GPU suite compares real replays the same way.
-  data::Dataset d = test::two_class_dataset(24, 5);
-  CondenseConfig cfg = toy_config();
-  cfg.inner = 3;  // 2 network steps per inner step: 6 per net, 4 of them after the warm-up
-  CondenseState eager = condense_init(d, cfg), graphed = condense_init(d, cfg);
-  REQUIRE(condense_run(d, cfg, eager));
-  cfg.cuda_graph = true;
-  REQUIRE(condense_run(d, cfg, graphed));
-  for (size_t c = 0; c < eager.stored.size(); ++c) {
-    CAPTURE(c);
-    CHECK(graphed.stored[c].to_vector() == eager.stored[c].to_vector());
-  }
-  CHECK(graphed.loss_history == eager.loss_history);
-}
-
-namespace {
-// FNV-1a over the bits of the values: a fingerprint of a whole run's numbers.
-uint64_t bits_hash(const std::vector<float>& v, uint64_t h = 1469598103934665603ull) {
-  for (float f : v) {
-    uint32_t b;
-    std::memcpy(&b, &f, sizeof b);
-    h = (h ^ b) * 1099511628211ull;
-  }
-  return h;
-}
-}  // namespace
-
 TEST_CASE("condensation gives the numbers recorded from the former eager steps, bit for bit (CPU, im2col)") {
   // Recorded with the eager matching step (one backward from the distance to the stored images) and network
   // update that preceded the one step path: the step objects run without capture must not move a bit.
-  // im2col convolutions: the same bits for any thread count.
-  Context& ctx = Context::get();
-  const kernels::ConvAlgo saved = ctx.conv_algo;
-  ctx.conv_algo = kernels::ConvAlgo::Im2col;
+  const test::Im2colConvolutions im2col;
   data::Dataset d = test::two_class_dataset(24, 5);
   CondenseConfig cfg = toy_config();
   cfg.inner = 3;  // mixed and unmixed network batches, two outer iterations (two nets)
   CondenseState st = condense_init(d, cfg);
-  const bool done = condense_run(d, cfg, st);
-  ctx.conv_algo = saved;
-  REQUIRE(done);
-  uint64_t images = 1469598103934665603ull;
-  for (size_t c = 0; c < st.stored.size(); ++c)
-    images = bits_hash(st.momentum[c].to_vector(), bits_hash(st.stored[c].to_vector(), images));
+  REQUIRE(condense_run(d, cfg, st));
+  uint64_t images = test::kFingerprintStart;
+  for (size_t c = 0; c < st.stored.size(); ++c) {
+    images = test::bits_fingerprint(st.stored[c].to_vector(), images);
+    images = test::bits_fingerprint(st.momentum[c].to_vector(), images);
+  }
   REQUIRE(st.loss_history.size() == 2);
-  char got[128];
+  char got[128];  // what to record again, should a deliberate change of the numerics move them
   std::snprintf(got, sizeof got, "stored+momentum 0x%llx, losses %a %a", static_cast<unsigned long long>(images),
                 st.loss_history[0], st.loss_history[1]);
   INFO(got);
