@@ -64,7 +64,7 @@ data::Dataset random_fashion_set(int64_t n, int64_t channels, int64_t size, uint
 // The apps' training step as evaluate and the scoring run take it (app::train_batch): a batch of 64 gathered from
 // a set of 640 images kept where the net is, normalised, DSA color_crop_flip_scale_rotate per sample, CutMix with
 // p = 0.5, then forward, loss, backward, SGD. Each run draws a new batch and new augmentations. graphed: the
-// network half replays from a CUDA graph as with the apps' --cuda-graph (app::GraphedTrainStep).
+// network half replays from a CUDA graph as with the apps' --cuda-graph (app::TrainStep).
 std::function<void()> augmented_step(const Case& c, Device dev, bool graphed = false) {
   constexpr int64_t kSet = 640, kBatch = 64;
   auto net = std::make_shared<ConvNet>(net_config(c), 1, dev);
@@ -73,19 +73,18 @@ std::function<void()> augmented_step(const Case& c, Device dev, bool graphed = f
       app::resident_for_training(random_fashion_set(kSet, c.channels, c.size, 3), dev));
   auto dsa = std::make_shared<data::Dsa>("color_crop_flip_scale_rotate", /*batch=*/false);
   auto step = std::make_shared<uint64_t>(0);
-  auto gs = graphed ? std::make_shared<app::GraphedTrainStep>(*net, *opt, /*capture=*/true) : nullptr;
+  auto gs = std::make_shared<app::TrainStep>(*net, *opt, graphed);
   return [net, opt, set, dsa, step, gs] {
     const std::vector<int64_t> order = app::shuffled_indices(kSet, 4, 11, *step / (kSet / kBatch));
     const int64_t at = static_cast<int64_t>(*step % (kSet / kBatch)) * kBatch;
     const std::vector<int64_t> idx(order.begin() + at, order.begin() + at + kBatch);
-    app::train_batch(*net, *opt, *set, idx, dsa.get(), 0.5f, 4, (*step)++, nullptr, nullptr, gs.get())
-        .item();  // synchronises
+    app::train_batch(*gs, *set, idx, dsa.get(), 0.5f, 4, (*step)++).item();  // synchronises
   };
 }
 
 // The apps' condense inner step (app::condense_inner_step, Fashion-MNIST defaults at IPC 10, factor 2: every class
 // matched once with Siamese DSA, then 500 real images of network training with DSA + CutMix) on 1000 random
-// 28x28 images of 10 classes. graphed: with --cuda-graph's CondenseGraphs. Engine only (no PyTorch twin).
+// 28x28 images of 10 classes. graphed: with --cuda-graph's CondenseSteps. Engine only (no PyTorch twin).
 std::function<void()> condense_step(Device dev, bool graphed) {
   const data::Dataset d = random_fashion_set(1000, 1, 28, 7);
   auto cfg = std::make_shared<app::CondenseConfig>(app::default_condense_config("fashion-mnist", 10, 2));
@@ -95,10 +94,10 @@ std::function<void()> condense_step(Device dev, bool graphed) {
   auto set = std::make_shared<data::Dataset>(app::resident_for_training(d, dev));
   auto net = std::make_shared<ConvNet>(app::convnet_for(d), 1, dev);
   auto opt = std::make_shared<SGD>(net->parameters(), 0.01f, 0.9f, 5e-4f);
-  auto graphs = graphed ? std::make_shared<app::CondenseGraphs>(*net, *opt, cfg->metric, /*capture=*/true) : nullptr;
+  auto steps = std::make_shared<app::CondenseSteps>(*net, *opt, cfg->metric, graphed);
   auto inner = std::make_shared<int64_t>(0);
-  return [cfg, st, set, net, opt, graphs, inner] {
-    (void)app::condense_inner_step(*set, *cfg, *st, *net, *opt, 0, (*inner)++, graphs.get());  // reads its loss
+  return [cfg, st, set, net, opt, steps, inner] {
+    (void)app::condense_inner_step(*set, *cfg, *st, *steps, 0, (*inner)++);  // reads its loss
   };
 }
 

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <memory>
 #include "apps/common/cli.h"
 #include "apps/common/finite_check.h"
 #include "apps/common/mix_set.h"
@@ -130,12 +129,11 @@ CondenseState condense_init(const data::Dataset& train, const CondenseConfig& cf
   return s;
 }
 
-float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg, CondenseState& st, ConvNet& net,
-                          SGD& net_opt, int64_t outer, int64_t inner, CondenseGraphs* graphs) {
+float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg, CondenseState& st,
+                          CondenseSteps& steps, int64_t outer, int64_t inner) {
   const std::vector<std::vector<int64_t>>& by_class = st.class_index(train);
   const data::Dsa siamese(cfg.dsa_match, /*batch=*/true);
   const Device dev = cfg.device;
-  const std::vector<Tensor> weights = net.conv_weights();
   // Each class's matching loss stays on the device in its slot (no host wait per class, so the host keeps
   // queueing the next class's work); the host sums the slots in double, in class order, once per inner step.
   // Beside them, in the same read: each class's stored images' nonfinite_probe after its image step (slot K + c)
@@ -177,22 +175,13 @@ float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg,
     as = siamese(data::normalize(xs, train.mean, train.std), cfg.seed, key);
     Tensor yr = from_int_vector(std::vector<int64_t>(static_cast<size_t>(ar.size(0)), c), {ar.size(0)}, dev);
     Tensor ys = from_int_vector(std::vector<int64_t>(static_cast<size_t>(as.size(0)), c), {as.size(0)}, dev);
-    Tensor d, g_img;
-    if (graphs) {
-      // The network half from a graph, then the rest of the chain rule (Siamese DSA, normalisation, decoding)
-      // eagerly from the synthetic batch's gradient.
-      GraphedMatchStep::Result r =
-          graphs->match.run(ar, one_hot(yr, train.num_classes), as.detach(), one_hot(ys, train.num_classes));
-      d = r.distance;
-      g_img = grad({as}, {st.stored[c]}, {r.grad_syn})[0];
-    } else {
-      std::vector<Tensor> gr = grad({cross_entropy(net.forward(ar), yr)}, weights);
-      std::vector<Tensor> gs = grad({cross_entropy(net.forward(as), ys)}, weights, {}, /*create_graph=*/true);
-      d = match_distance(gr, gs, cfg.metric);
-      g_img = grad({d}, {st.stored[c]})[0];
-    }
+    // The network half (replayed from a graph with cuda_graph), then the rest of the chain rule (Siamese DSA,
+    // normalisation, decoding) from the synthetic batch's gradient.
+    MatchStep::Result r =
+        steps.match.run(ar, one_hot(yr, train.num_classes), as.detach(), one_hot(ys, train.num_classes));
+    Tensor g_img = grad({as}, {st.stored[c]}, {r.grad_syn})[0];
     Tensor slot = make_view(class_loss, {1}, c);
-    copy_(slot, d.detach());
+    copy_(slot, r.distance);
     // Image SGD (momentum 0.5, no weight decay) for class c, as IDC's per-class optimiser step.
     NoGradGuard no_grad;
     Tensor& buf = st.momentum[c];
@@ -210,8 +199,8 @@ float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg,
   Tensor net_probe;  // Σ of the batches' probes, queued eagerly after each (graphed) step: 0 or NaN
   for (int64_t s = 0, b = 0; s < static_cast<int64_t>(pick.size()); s += cfg.batch_net, ++b) {
     std::vector<int64_t> idx(pick.begin() + s, pick.begin() + std::min<int64_t>(s + cfg.batch_net, pick.size()));
-    Tensor loss = train_batch(net, net_opt, train, idx, &dsa_net, cfg.cutmix_p, cfg.seed ^ 0x5eedull,
-                              (nkey << 8) + static_cast<uint64_t>(b), nullptr, nullptr, graphs ? &graphs->train : nullptr);
+    Tensor loss = train_batch(steps.train, train, idx, &dsa_net, cfg.cutmix_p, cfg.seed ^ 0x5eedull,
+                              (nkey << 8) + static_cast<uint64_t>(b));
     Tensor probe = nonfinite_probe(loss);
     net_probe = net_probe.defined() ? add(net_probe, probe) : probe;
   }
@@ -398,13 +387,12 @@ bool condense_run(const data::Dataset& train_set, const CondenseConfig& cfg, Con
     }
     ConvNet net(convnet_for(train), mix_seed(cfg.seed, kNetSeedStream, static_cast<uint64_t>(outer)), cfg.device);
     SGD net_opt(net.parameters(), 0.01f, 0.9f, 5e-4f);
-    // A new net each outer iteration, so new graphs too: at the defaults its 100 inner steps replay the matching
-    // graph about 1000 times and the network-update one about 800.
-    std::unique_ptr<CondenseGraphs> graphs;
-    if (cfg.cuda_graph) graphs = std::make_unique<CondenseGraphs>(net, net_opt, cfg.metric, /*capture=*/true);
+    // A new net each outer iteration, so new steps too: with cuda_graph, at the defaults its 100 inner steps replay
+    // the matching graph about 1000 times and the network-update one about 800.
+    CondenseSteps steps(net, net_opt, cfg.metric, cfg.cuda_graph);
     double loss = 0;
     for (int64_t inner = 0; inner < cfg.inner; ++inner) {
-      loss += condense_inner_step(train, cfg, st, net, net_opt, outer, inner, graphs.get());
+      loss += condense_inner_step(train, cfg, st, steps, outer, inner);
       if (cfg.stop && cfg.stop->load()) {
         if (!ckpt.empty()) save_checkpoint(ckpt, train, cfg, snapshot);
         st = snapshot;
@@ -414,9 +402,9 @@ bool condense_run(const data::Dataset& train_set, const CondenseConfig& cfg, Con
         return false;
       }
     }
-    if (graphs && !graph_error_reported) {  // once per run: each outer iteration's graphs would say the same
+    if (!graph_error_reported) {  // once per run: each outer iteration's graphs would say the same
       const std::string& e =
-          graphs->match.capture_error().empty() ? graphs->train.capture_error() : graphs->match.capture_error();
+          steps.match.capture_error().empty() ? steps.train.capture_error() : steps.match.capture_error();
       if (!e.empty()) {
         std::fprintf(stderr, "condense: CUDA graph capture failed, those steps ran eagerly: %s\n", e.c_str());
         graph_error_reported = true;

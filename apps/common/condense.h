@@ -7,8 +7,8 @@
 #include <vector>
 #include "apps/common/matching.h"
 #include "data/dataset.h"
-#include "apps/common/graphed_step.h"
 #include "apps/common/setting_check.h"
+#include "apps/common/steps.h"
 #include "data/set_file.h"
 #include "engine/optim.h"
 #include "models/convnet.h"
@@ -31,7 +31,7 @@ struct CondenseConfig {
   float cutmix_p = 0.5f;
   uint64_t seed = 0;
   Device device = Device::CPU;
-  bool cuda_graph = false;  // matching and network-update steps replayed from CUDA graphs (CondenseGraphs)
+  bool cuda_graph = false;  // CUDA: matching and network-update steps replayed from CUDA graphs (CondenseSteps)
   int64_t checkpoint_every = 10;  // outer iterations; 0 = only at the end and on SIGINT/SIGTERM
   std::string checkpoint_path;    // default: <out>.ckpt.npz
   bool progress = true;
@@ -71,19 +71,19 @@ CondenseState condense_init(const data::Dataset& train, const CondenseConfig& cf
 // outer and inner step (and class), read with the inner step's loss (no extra host wait); the checkpoint file
 // is then left as it was.
 bool condense_run(const data::Dataset& train, const CondenseConfig& cfg, CondenseState& state);
-// The graphed steps of one outer iteration's net (cfg.cuda_graph): its matching steps and network updates.
-struct CondenseGraphs {
-  GraphedMatchStep match;
-  GraphedTrainStep train;
-  CondenseGraphs(ConvNet& net, SGD& net_opt, MatchMetric metric, bool capture)
-      : match(net, metric, capture), train(net, net_opt, capture) {}
+// The steps of one outer iteration's net: its matching steps and network updates (captured into CUDA graphs
+// with cuda_graph on CUDA).
+struct CondenseSteps {
+  MatchStep match;
+  TrainStep train;
+  CondenseSteps(ConvNet& net, SGD& net_opt, MatchMetric metric, bool cuda_graph)
+      : match(net, metric, cuda_graph), train(net, net_opt, cuda_graph) {}
 };
 
-// One inner step (every class once + the network update), exposed for tests and benchmarks. Returns the mean
-// matching loss over classes. With `graphs` (built on net and net_opt) the matching steps' and the network
-// update's network halves run through them (same numbers).
+// One inner step (every class once + the network update) of the net and optimizer `steps` run on, exposed for
+// tests and benchmarks. Returns the mean matching loss over classes.
 float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg, CondenseState& state,
-                          ConvNet& net, SGD& net_opt, int64_t outer, int64_t inner, CondenseGraphs* graphs = nullptr);
+                          CondenseSteps& steps, int64_t outer, int64_t inner);
 
 // The checkpoint records the run's configuration with its data (dataset, classes, image shape), device and
 // numerics. save_checkpoint refuses a state holding a NaN or inf. load_checkpoint refuses, with one line naming the

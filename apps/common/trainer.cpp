@@ -5,11 +5,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <memory>
 #include "apps/common/finite_check.h"
 #include "data/augment.h"
 #include "data/cutmix.h"
-#include "engine/autograd.h"
 #include "engine/context.h"
 #include "engine/ops.h"
 #include "engine/optim.h"
@@ -96,11 +94,11 @@ data::Dataset resident_for_training(const data::Dataset& d, Device dev) {
   return r;
 }
 
-Tensor train_batch(ConvNet& net, SGD& opt, const data::Dataset& train, const std::vector<int64_t>& idx,
+Tensor train_batch(TrainStep& step, const data::Dataset& train, const std::vector<int64_t>& idx,
                    const data::Dsa* dsa, float cutmix_p, uint64_t seed, uint64_t draw_id, Tensor* logits_out,
-                   Tensor* labels_out, GraphedTrainStep* graphed) {
+                   Tensor* labels_out) {
   NvtxRange nvtx("train_batch");
-  const Device dev = net.device();
+  const Device dev = step.net().device();
   const int64_t b = static_cast<int64_t>(idx.size());
   Tensor x = data::gather_images(train, idx, dev);
   const int64_t* all = train.labels.data<int64_t>();
@@ -118,19 +116,9 @@ Tensor train_batch(ConvNet& net, SGD& opt, const data::Dataset& train, const std
     }
   }
   if (labels_out) *labels_out = y;
-  if (graphed) {
-    // One-hot targets for unmixed batches keep the graph's one shape; the loss is the same composition as
-    // cross_entropy's (engine/ops_softmax.cpp), so the numbers are those of the branch below.
-    Tensor target = mix.applied ? mix.target : one_hot(y, train.num_classes);
-    return graphed->run(x, target, logits_out);
-  }
-  Tensor logits = net.forward(x);
-  Tensor loss = mix.applied ? cross_entropy_soft(logits, mix.target) : cross_entropy(logits, y);
-  opt.zero_grad();
-  backward(loss);
-  opt.step();
-  if (logits_out) *logits_out = logits.detach();
-  return loss.detach();
+  // One-hot targets for unmixed batches keep one target shape (a graph's); the soft loss on them is the same
+  // composition as cross_entropy's (engine/ops_softmax.cpp), so the numbers are those of the labels.
+  return step.run(x, mix.applied ? mix.target : one_hot(y, train.num_classes), logits_out);
 }
 
 TrainResult train_model(ConvNet& net, const data::Dataset& train_set, const data::Dataset* test,
@@ -147,8 +135,7 @@ TrainResult train_model(ConvNet& net, const data::Dataset& train_set, const data
   const int64_t total_steps = cfg.lr_per_iteration ? cfg.epochs * iters_per_epoch : cfg.epochs;
   SGD opt(net.parameters(), cfg.lr, cfg.momentum, cfg.weight_decay);
   MultiStepLR sched(opt, {total_steps * 2 / 3, total_steps * 5 / 6}, cfg.gamma);
-  std::unique_ptr<GraphedTrainStep> graphed;
-  if (cfg.cuda_graph) graphed = std::make_unique<GraphedTrainStep>(net, opt, /*capture=*/true);
+  TrainStep train_step(net, opt, cfg.cuda_graph);
   const bool use_dsa = !cfg.dsa.empty() && cfg.dsa != "none";
   data::Dsa dsa(use_dsa ? cfg.dsa : "color", /*batch=*/false);
   std::vector<int64_t> eval_epochs;
@@ -191,9 +178,8 @@ TrainResult train_model(ConvNet& net, const data::Dataset& train_set, const data
     for (int64_t it = 0; it < iters_per_epoch; ++it, ++step) {
       std::vector<int64_t> idx(order.begin() + it * cfg.batch, order.begin() + std::min(n, (it + 1) * cfg.batch));
       Tensor logits;
-      Tensor loss = train_batch(net, opt, train, idx, use_dsa ? &dsa : nullptr, cfg.cutmix_p, cfg.seed,
-                                static_cast<uint64_t>(step), hook ? &logits : nullptr, hook ? &y_hook : nullptr,
-                                graphed.get());
+      Tensor loss = train_batch(train_step, train, idx, use_dsa ? &dsa : nullptr, cfg.cutmix_p, cfg.seed,
+                                static_cast<uint64_t>(step), hook ? &logits : nullptr, hook ? &y_hook : nullptr);
       if (cfg.lr_per_iteration) sched.step();
       Tensor slot = make_view(step_losses, {1}, it);  // a view: the copy lands in step_losses
       copy_(slot, loss);
@@ -240,13 +226,11 @@ TrainResult train_model(ConvNet& net, const data::Dataset& train_set, const data
                    is_eval ? (" test acc " + std::to_string(res.last * 100).substr(0, 5) + "%").c_str() : "");
     }
   }
-  if (graphed) {
-    res.graph_captures = graphed->captures(), res.graph_replays = graphed->replays();
-    res.graph_error = graphed->capture_error();
-    if (!res.graph_error.empty())
-      std::fprintf(stderr, "%sCUDA graph capture failed, those steps ran eagerly: %s\n", cfg.label.c_str(),
-                   res.graph_error.c_str());
-  }
+  res.graph_captures = train_step.captures(), res.graph_replays = train_step.replays();
+  res.graph_error = train_step.capture_error();
+  if (!res.graph_error.empty())
+    std::fprintf(stderr, "%sCUDA graph capture failed, those steps ran eagerly: %s\n", cfg.label.c_str(),
+                 res.graph_error.c_str());
   res.seconds = since(t0);
   res.images_per_sec = static_cast<double>(seen) / res.seconds;
   return res;

@@ -4,8 +4,8 @@
 #include <functional>
 #include <string>
 #include <vector>
-#include "apps/common/graphed_step.h"
 #include "apps/common/setting_check.h"
+#include "apps/common/steps.h"
 #include "data/augment.h"
 #include "data/dataset.h"
 #include "engine/optim.h"
@@ -24,9 +24,8 @@ struct TrainConfig {
   int64_t eval_points = 4;  // test at E/4, E/2, 3E/4 and E (IDC reports the best of these)
   int64_t eval_batch = 500;
   uint64_t seed = 0;
-  // CUDA: run each step's network half (forward, loss, backward, SGD) from a CUDA graph (GraphedTrainStep);
-  // the input pipeline (gather, DSA, CutMix) stays eager. Same numbers as eager steps. On the CPU the same
-  // static-buffer step runs eagerly.
+  // CUDA: replay each step's network half (forward, loss, backward, SGD) from a CUDA graph (TrainStep); the
+  // input pipeline (gather, DSA, CutMix) stays eager. Same numbers as eager steps. Ignored on the CPU.
   bool cuda_graph = false;
   bool progress = true;
   std::string label;  // prefix of progress lines
@@ -70,14 +69,14 @@ ConvNetConfig convnet_for(const data::Dataset& d);
 constexpr size_t kResidentImageBytes = size_t{2} << 30;
 data::Dataset resident_for_training(const data::Dataset& d, Device dev);
 
-// One SGD step on the images `idx` of `train`: normalise, DSA (if given; per-sample draws keyed by
-// (seed, draw_id)), CutMix with probability cutmix_p, cross-entropy (soft when mixed), backward, step.
-// Returns the detached scalar loss on the net's device (no host sync: read it with item() only where a value is
-// needed); optionally the detached logits and the (original) labels of the batch. With `graphed` (built on the
-// same net and opt) the network half runs through it; its loss and logits are then valid until its next call.
-Tensor train_batch(ConvNet& net, SGD& opt, const data::Dataset& train, const std::vector<int64_t>& idx,
-                  const data::Dsa* dsa, float cutmix_p, uint64_t seed, uint64_t draw_id, Tensor* logits_out = nullptr,
-                  Tensor* labels_out = nullptr, GraphedTrainStep* graphed = nullptr);
+// One SGD step of `step` (its net and optimizer) on the images `idx` of `train`: normalise, DSA (if given;
+// per-sample draws keyed by (seed, draw_id)), CutMix with probability cutmix_p, then step.run with the soft (or,
+// unmixed, one-hot) targets. Returns the detached scalar loss on the net's device (no host sync: read it with
+// item() only where a value is needed); optionally the detached logits and the (original) labels of the batch. The
+// loss and logits live in the step's buffers (see TrainStep::run).
+Tensor train_batch(TrainStep& step, const data::Dataset& train, const std::vector<int64_t>& idx,
+                   const data::Dsa* dsa, float cutmix_p, uint64_t seed, uint64_t draw_id, Tensor* logits_out = nullptr,
+                   Tensor* labels_out = nullptr);
 
 // Trains `net` on `train` (images unnormalised [0,1]; normalised here with the dataset's mean/std) and
 // tests on `test` at the eval points when `test` is given. The training and test images are made resident on the

@@ -57,11 +57,12 @@ TEST_CASE("train steps from a resident set equal train steps from host batches, 
   auto run = [&](const data::Dataset& d) {
     ConvNet net(app::convnet_for(d), 5, kCuda);
     SGD opt(net.parameters(), 0.01f, 0.9f, 5e-4f);
+    app::TrainStep train_step(net, opt);
     std::vector<float> losses;
     for (uint64_t step = 0; step < 3; ++step) {
       const std::vector<int64_t> idx = app::shuffled_indices(d.size(), 3, 11, step);
       const std::vector<int64_t> batch(idx.begin(), idx.begin() + 16);
-      losses.push_back(app::train_batch(net, opt, d, batch, &dsa, 0.5f, 3, step).item());
+      losses.push_back(app::train_batch(train_step, d, batch, &dsa, 0.5f, 3, step).item());
     }
     std::vector<std::vector<float>> out = params_of(net);
     out.push_back(losses);
@@ -85,13 +86,14 @@ TEST_CASE("a CUDA train step with DSA and CutMix makes no host wait and uploads 
   const data::Dsa dsa("color_crop_cutout_flip_scale_rotate", /*batch=*/false);
   ConvNet net(app::convnet_for(dev), 6, kCuda);
   SGD opt(net.parameters(), 0.01f, 0.9f, 5e-4f);
+  app::TrainStep train_step(net, opt);
   const std::vector<int64_t> idx = app::shuffled_indices(dev.size(), 4, 11, 0);
   const std::vector<int64_t> batch(idx.begin(), idx.begin() + 16);
-  (void)app::train_batch(net, opt, dev, batch, &dsa, 1.f, 4, 0);  // warm-up: plans, workspaces
+  (void)app::train_batch(train_step, dev, batch, &dsa, 1.f, 4, 0);  // warm-up: plans, workspaces
   Context::get().synchronize();
   Context::get().reset_transfers();
   Tensor loss;
-  for (uint64_t step = 1; step <= 6; ++step) loss = app::train_batch(net, opt, dev, batch, &dsa, 0.5f, 4, step);
+  for (uint64_t step = 1; step <= 6; ++step) loss = app::train_batch(train_step, dev, batch, &dsa, 0.5f, 4, step);
   const TransferStats t = Context::get().transfers();
   CHECK(t.host_waits == 0);
   CHECK(t.uploads > 0);
@@ -134,17 +136,17 @@ TEST_CASE("train_model with CUDA graphs equals eager train_model bitwise; replay
   const data::Dsa dsa("color_crop_cutout_flip_scale_rotate", /*batch=*/false);
   ConvNet net(app::convnet_for(dev), 6, kCuda);
   SGD opt(net.parameters(), 0.01f, 0.9f, 5e-4f);
-  app::GraphedTrainStep graphed_step(net, opt, /*capture=*/true);
+  app::TrainStep graphed_step(net, opt, /*cuda_graph=*/true);
   const std::vector<int64_t> idx = app::shuffled_indices(dev.size(), 4, 11, 0);
   const std::vector<int64_t> batch(idx.begin(), idx.begin() + 16);
   for (uint64_t step = 0; step < 3; ++step)  // two eager warm-ups, then the capture and its first replay
-    (void)app::train_batch(net, opt, dev, batch, &dsa, 0.5f, 4, step, nullptr, nullptr, &graphed_step);
+    (void)app::train_batch(graphed_step, dev, batch, &dsa, 0.5f, 4, step);
   REQUIRE(graphed_step.captures() == 1);
   Context::get().synchronize();
   Context::get().reset_transfers();
   Tensor loss;
   for (uint64_t step = 3; step <= 8; ++step)
-    loss = app::train_batch(net, opt, dev, batch, &dsa, 0.5f, 4, step, nullptr, nullptr, &graphed_step);
+    loss = app::train_batch(graphed_step, dev, batch, &dsa, 0.5f, 4, step);
   const TransferStats t = Context::get().transfers();
   CHECK(graphed_step.replays() == 7);
   CHECK(t.host_waits == 0);
@@ -163,9 +165,10 @@ TEST_CASE("a CUDA condense inner step waits for the device once (its loss) and u
   app::CondenseState st = app::condense_init(host, cfg);
   ConvNet net(app::convnet_for(dev), 7, kCuda);
   SGD opt(net.parameters(), 0.01f, 0.9f, 5e-4f);
-  (void)app::condense_inner_step(dev, cfg, st, net, opt, 0, 0);  // warm-up
+  app::CondenseSteps steps(net, opt, cfg.metric, /*cuda_graph=*/false);
+  (void)app::condense_inner_step(dev, cfg, st, steps, 0, 0);  // warm-up
   Context::get().reset_transfers();
-  const float loss = app::condense_inner_step(dev, cfg, st, net, opt, 0, 1);
+  const float loss = app::condense_inner_step(dev, cfg, st, steps, 0, 1);
   const TransferStats t = Context::get().transfers();
   CHECK(t.host_waits == 1);
   CHECK_MESSAGE(t.largest_upload <= kSmallUpload, "largest upload " << t.largest_upload << " bytes");
@@ -189,18 +192,18 @@ TEST_CASE("CUDA condensation with graphed matching and network steps equals the 
     app::CondenseState st = app::condense_init(host, cfg);
     ConvNet net(app::convnet_for(dev), 7, kCuda);
     SGD opt(net.parameters(), 0.01f, 0.9f, 5e-4f);
-    app::CondenseGraphs graphs(net, opt, cfg.metric, /*capture=*/true);
+    app::CondenseSteps steps(net, opt, cfg.metric, /*cuda_graph=*/graph);
     std::vector<float> losses;
     for (int64_t inner = 0; inner < cfg.inner; ++inner)
-      losses.push_back(app::condense_inner_step(dev, cfg, st, net, opt, 0, inner, graph ? &graphs : nullptr));
+      losses.push_back(app::condense_inner_step(dev, cfg, st, steps, 0, inner));
     Run r;
     r.values = params_of(net);
     for (const Tensor& s : st.stored) r.values.push_back(s.to_vector());
     r.values.push_back(losses);
-    r.match_replays = graphs.match.replays(), r.train_replays = graphs.train.replays();
-    r.captures = graphs.match.captures() + graphs.train.captures();
-    CHECK(graphs.match.capture_error() == "");
-    CHECK(graphs.train.capture_error() == "");
+    r.match_replays = steps.match.replays(), r.train_replays = steps.train.replays();
+    r.captures = steps.match.captures() + steps.train.captures();
+    CHECK(steps.match.capture_error() == "");
+    CHECK(steps.train.capture_error() == "");
     return r;
   };
   const Run eager = run(false), graphed = run(true);

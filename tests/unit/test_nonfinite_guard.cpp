@@ -88,7 +88,8 @@ TEST_CASE("a NaN loss of condensation's network update is caught in the same inn
   ConvNet net(convnet_for(d), 3);
   // The matching steps before it are clean; an absurd network learning rate blows the net up in its first step.
   SGD opt(net.parameters(), 1e30f, 0.9f, 5e-4f);
-  const std::string e = error_of([&] { condense_inner_step(d, cfg, st, net, opt, 0, 0); });
+  CondenseSteps steps(net, opt, cfg.metric, /*cuda_graph=*/false);
+  const std::string e = error_of([&] { condense_inner_step(d, cfg, st, steps, 0, 0); });
   check_one_line(e, {"the network update's loss", "non-finite", "outer iteration 1/2", "inner step 1/2"});
 }
 

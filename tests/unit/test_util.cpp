@@ -85,6 +85,20 @@ bool same_values(const Tensor& a, const Tensor& b) {
   return a.shape() == b.shape() && a.to_vector() == b.to_vector();
 }
 
+uint64_t bits_fingerprint(const std::vector<float>& v, uint64_t h) {
+  for (float f : v) {
+    uint32_t b;
+    std::memcpy(&b, &f, sizeof b);
+    h = (h ^ b) * 1099511628211ull;
+  }
+  return h;
+}
+
+Im2colConvolutions::Im2colConvolutions() : saved(Context::get().conv_algo) {
+  Context::get().conv_algo = kernels::ConvAlgo::Im2col;
+}
+Im2colConvolutions::~Im2colConvolutions() { Context::get().conv_algo = saved; }
+
 TempDir::TempDir(const std::string& prefix) {
   static int counter = 0;
   p = std::filesystem::temp_directory_path() /

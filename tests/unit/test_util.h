@@ -7,6 +7,7 @@
 #include <vector>
 #include "data/dataset.h"
 #include "engine/tensor.h"
+#include "kernels/conv.h"
 
 namespace yoco::test {
 
@@ -40,6 +41,20 @@ double dot(const Tensor& a, const Tensor& b);
 bool same_bits(const Tensor& a, const Tensor& b);
 // Same shape and equal as numbers (+0 == -0, NaN never equal).
 bool same_values(const Tensor& a, const Tensor& b);
+// FNV-1a over the bits of the values, continuing from h: a fingerprint of a run's numbers, to compare with
+// one recorded earlier (bit for bit).
+constexpr uint64_t kFingerprintStart = 1469598103934665603ull;
+uint64_t bits_fingerprint(const std::vector<float>& v, uint64_t h = kFingerprintStart);
+
+// CPU convolutions through im2col while it lives (the same bits for any thread count, unlike oneDNN's), the former
+// choice restored after: for results compared bit for bit with recorded ones.
+struct Im2colConvolutions {
+  kernels::ConvAlgo saved;
+  Im2colConvolutions();
+  ~Im2colConvolutions();
+  Im2colConvolutions(const Im2colConvolutions&) = delete;
+  Im2colConvolutions& operator=(const Im2colConvolutions&) = delete;
+};
 
 // A fresh, empty directory under the system temp dir, removed with everything in it on destruction.
 struct TempDir {

@@ -1,6 +1,7 @@
-// The network halves of the apps' steps on fixed input buffers, so that on CUDA each is captured once into a CUDA
-// graph and replayed: a training step (forward, loss, backward, SGD) and an IDC matching step (real and synthetic
-// gradients, their distance, its gradient to the synthetic batch). One launch instead of ~40 (~150 matching).
+// The network halves of the apps' steps on fixed input buffers, the one implementation of each: a training step
+// (forward, loss, backward, SGD) and an IDC matching step (real and synthetic gradients, their distance, its
+// gradient to the synthetic batch). Run eagerly, or on CUDA captured once per shape into a CUDA graph and replayed
+// (--cuda-graph: one launch instead of ~40, ~150 matching).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -16,11 +17,11 @@
 
 namespace yoco::app {
 
-// Per-shape bookkeeping shared by the graphed steps: the first kWarmupRuns calls of a shape run eagerly (they
-// fill the allocator's cache and create optimizer state, as a capture requires), the next one captures the step
-// and every later call replays it. A capture that fails (e.g. an allocator miss) leaves that shape eager for good,
-// with the same numbers; the reason is kept for the caller to report. capture = false (and the CPU, where capture
-// is refused) runs every call eagerly on the same static buffers, which is how the CPU tests check the plumbing.
+// Per-shape bookkeeping shared by the steps. Without capture (the default, and always on the CPU, where capture
+// is refused) every call runs the step eagerly on its shape's buffers. With capture, the first kWarmupRuns calls
+// of a shape run eagerly (they fill the allocator's cache and create optimizer state, as a capture requires), the
+// next one captures the step and every later call replays it. A capture that fails (e.g. an allocator miss)
+// leaves that shape eager for good, with the same numbers; the reason is kept for the caller to report.
 class StepGraphs {
  public:
   static constexpr int64_t kWarmupRuns = 2;
@@ -47,18 +48,21 @@ class StepGraphs {
   std::string error_;
 };
 
-// A training step's network half: forward, soft-target cross-entropy, backward, SGD, per batch size. The learning
-// rate is a kernel argument baked into the graph, so a new lr (a MultiStepLR milestone) records again. Same
-// kernels on the same inputs as train_batch's eager step (cross_entropy with hard labels is the same composition
-// as cross_entropy_soft with one-hot targets), so a graphed run equals an eager one bit for bit.
-class GraphedTrainStep : public StepGraphs {
+// A training step's network half: forward, soft-target cross-entropy, backward, SGD, per batch size. With
+// cuda_graph (CUDA only) the learning rate is a kernel argument baked into the graph, so a new lr (a MultiStepLR
+// milestone) records again.
+class TrainStep : public StepGraphs {
  public:
-  GraphedTrainStep(ConvNet& net, SGD& opt, bool capture);
+  TrainStep(ConvNet& net, SGD& opt, bool cuda_graph = false);
 
-  // x: f32 [B, C, H, W] on the net's device (normalised, augmented, mixed); target: f32 [B, classes] soft
-  // targets (one-hot when unmixed). Returns the detached loss; *logits_out the detached logits. Both live in this
-  // batch size's buffers: the next call of the same size overwrites them, so read or copy them before.
+  // x: f32 [B, C, H, W] (normalised, augmented, mixed); target: f32 [B, classes] soft targets (one-hot when
+  // unmixed: the same numbers as cross_entropy with the labels). Returns the detached loss; *logits_out the
+  // detached logits. Both live in this batch size's buffers: when replayed, the next call of the same size
+  // overwrites them, so read or copy them before.
   Tensor run(const Tensor& x, const Tensor& target, Tensor* logits_out = nullptr);
+
+  ConvNet& net() { return net_; }
+  SGD& optimizer() { return opt_; }
 
  private:
   struct Slot {
@@ -76,10 +80,11 @@ class GraphedTrainStep : public StepGraphs {
 // An IDC matching step's network half, per (real, synthetic) batch size: real-batch weight gradients, synthetic
 // ones with create_graph, match_distance over the conv weights, and the distance's gradient w.r.t. the (augmented)
 // synthetic batch. The caller backpropagates that gradient through its augmentation and decoding to the stored
-// images (autograd's chain rule split at the synthetic batch: the same backward ops in the same order).
-class GraphedMatchStep : public StepGraphs {
+// images (autograd's chain rule split at the synthetic batch: the same backward ops in the same order, so the
+// same numbers as one backward from the distance to the stored images).
+class MatchStep : public StepGraphs {
  public:
-  GraphedMatchStep(ConvNet& net, MatchMetric metric, bool capture);
+  MatchStep(ConvNet& net, MatchMetric metric, bool cuda_graph = false);
 
   struct Result {
     Tensor distance;   // detached scalar

@@ -1,5 +1,6 @@
-// Static-buffer training and matching steps, captured into CUDA graphs per shape (see graphed_step.h).
-#include "apps/common/graphed_step.h"
+// The training and matching steps on static buffers, run eagerly or captured into CUDA graphs per shape (see
+// steps.h).
+#include "apps/common/steps.h"
 #include <exception>
 #include "engine/autograd.h"
 #include "engine/context.h"
@@ -10,9 +11,9 @@ namespace yoco::app {
 namespace {
 // dst (allocated on first use with src's shape, on `dev`) = src, without history.
 void copy_into(Tensor& dst, const Tensor& src, Device dev, const char* what) {
-  YOCO_CHECK(src.defined(), "graphed step: ", what, " is undefined");
+  YOCO_CHECK(src.defined(), "step: ", what, " is undefined");
   if (!dst.defined()) dst = empty(src.shape(), DType::F32, dev);
-  YOCO_CHECK(dst.shape() == src.shape(), "graphed step: ", what, " ", src.str(), " does not match its buffer ",
+  YOCO_CHECK(dst.shape() == src.shape(), "step: ", what, " ", src.str(), " does not match its buffer ",
              dst.str());
   NoGradGuard no_grad;
   copy_(dst, src);
@@ -42,10 +43,10 @@ bool StepGraphs::run_entry(Entry& e, const std::function<void()>& step, const st
   return false;
 }
 
-GraphedTrainStep::GraphedTrainStep(ConvNet& net, SGD& opt, bool capture)
-    : StepGraphs(capture && net.device() == Device::CUDA), net_(net), opt_(opt) {}
+TrainStep::TrainStep(ConvNet& net, SGD& opt, bool cuda_graph)
+    : StepGraphs(cuda_graph && net.device() == Device::CUDA), net_(net), opt_(opt) {}
 
-void GraphedTrainStep::step_on(Slot& s) {
+void TrainStep::step_on(Slot& s) {
   Tensor logits = net_.forward(s.x);
   Tensor loss = cross_entropy_soft(logits, s.target);
   opt_.zero_grad();
@@ -55,9 +56,9 @@ void GraphedTrainStep::step_on(Slot& s) {
   s.logits = logits.detach();
 }
 
-Tensor GraphedTrainStep::run(const Tensor& x, const Tensor& target, Tensor* logits_out) {
+Tensor TrainStep::run(const Tensor& x, const Tensor& target, Tensor* logits_out) {
   YOCO_CHECK(x.defined() && x.dim() == 4 && target.defined() && target.dim() == 2 && target.size(0) == x.size(0),
-             "GraphedTrainStep: expected x [B,C,H,W] and target [B,classes], got ", x.defined() ? x.str() : "-",
+             "TrainStep: expected x [B,C,H,W] and target [B,classes], got ", x.defined() ? x.str() : "-",
              " and ", target.defined() ? target.str() : "-");
   Slot& s = slots_[x.size(0)];
   copy_into(s.x, x, net_.device(), "batch");
@@ -71,10 +72,10 @@ Tensor GraphedTrainStep::run(const Tensor& x, const Tensor& target, Tensor* logi
   return s.loss;
 }
 
-GraphedMatchStep::GraphedMatchStep(ConvNet& net, MatchMetric metric, bool capture)
-    : StepGraphs(capture && net.device() == Device::CUDA), net_(net), metric_(metric) {}
+MatchStep::MatchStep(ConvNet& net, MatchMetric metric, bool cuda_graph)
+    : StepGraphs(cuda_graph && net.device() == Device::CUDA), net_(net), metric_(metric) {}
 
-void GraphedMatchStep::step_on(Slot& s) {
+void MatchStep::step_on(Slot& s) {
   const std::vector<Tensor> weights = net_.conv_weights();
   std::vector<Tensor> gr = grad({cross_entropy_soft(net_.forward(s.real), s.real_target)}, weights);
   std::vector<Tensor> gs =
@@ -84,10 +85,10 @@ void GraphedMatchStep::step_on(Slot& s) {
   s.out.distance = d.detach();
 }
 
-GraphedMatchStep::Result GraphedMatchStep::run(const Tensor& real, const Tensor& real_target, const Tensor& syn,
+MatchStep::Result MatchStep::run(const Tensor& real, const Tensor& real_target, const Tensor& syn,
                                                const Tensor& syn_target) {
   YOCO_CHECK(real.defined() && syn.defined() && real.dim() == 4 && syn.dim() == 4,
-             "GraphedMatchStep: expected real and synthetic batches [N,C,H,W], got ", real.defined() ? real.str() : "-",
+             "MatchStep: expected real and synthetic batches [N,C,H,W], got ", real.defined() ? real.str() : "-",
              " and ", syn.defined() ? syn.str() : "-");
   Slot& s = slots_[{real.size(0), syn.size(0)}];
   const Device dev = net_.device();
