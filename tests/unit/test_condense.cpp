@@ -95,6 +95,7 @@ TEST_CASE("a checkpoint from other settings is refused") {
 TEST_CASE("condensation gives the numbers recorded from the former eager steps, bit for bit (CPU, im2col)") {
   // Recorded with the eager matching step (one backward from the distance to the stored images) and network
   // update that preceded the one step path: the step objects run without capture must not move a bit.
+  // Re-recorded once since, for the group-norm mean correction (a deliberate change of the numerics).
   const test::Im2colConvolutions im2col;
   data::Dataset d = test::two_class_dataset(24, 5);
   CondenseConfig cfg = toy_config();
@@ -111,8 +112,8 @@ TEST_CASE("condensation gives the numbers recorded from the former eager steps, 
   std::snprintf(got, sizeof got, "stored+momentum 0x%llx, losses %a %a", static_cast<unsigned long long>(images),
                 st.loss_history[0], st.loss_history[1]);
   INFO(got);
-  CHECK(images == 0x7e20084bf1ac3894ull);
-  CHECK(st.loss_history[0] == 0x1.93c09caaaaaabp+11);
+  CHECK(images == 0x83d2568a6ee31652ull);
+  CHECK(st.loss_history[0] == 0x1.93c09d5555555p+11);
   CHECK(st.loss_history[1] == 0x1.aaf3b15555555p+11);
 }
 

@@ -50,7 +50,9 @@ TrainRun run_training(bool cuda_graph) {
 TEST_CASE("the training step gives the numbers recorded from the former eager step, bit for bit (CPU, im2col)") {
   // Recorded with the eager train_batch that preceded the one step path (hard-label cross_entropy when unmixed):
   // its replacement, the step object run without capture (one-hot targets, static input buffers), must not move
-  // a bit.
+  // a bit. Re-recorded once since, for a deliberate change of the numerics: group norm's mean corrected by its
+  // residual (a constant plane normalises to exactly 0); the loss kept its bits, the parameters moved in the last
+  // bits. The one step path on that engine writes the same condensed set as the former eager steps on it.
   const test::Im2colConvolutions im2col;
   const TrainRun run = run_training(/*cuda_graph=*/true);  // ignored on the CPU
   uint64_t params = test::kFingerprintStart;
@@ -62,8 +64,8 @@ TEST_CASE("the training step gives the numbers recorded from the former eager st
   INFO(got);
   REQUIRE(run.logit_sums.size() == 9);
   CHECK(run.res.final_loss == 0x1.598f3cp+0f);
-  CHECK(params == 0xc0e9aa4779726ad8ull);
-  CHECK(logit_sums == 0x1b51643737dac5dfull);
+  CHECK(params == 0xe21a4ad1858f6539ull);
+  CHECK(logit_sums == 0xdf93e343af74ca0cull);
   // The CPU never captures: every step ran eagerly.
   CHECK(run.res.graph_captures == 0);
   CHECK(run.res.graph_replays == 0);
