@@ -12,6 +12,16 @@
 // between a write by the last warp and a read by another warp then reads stale data or the NaN poison, in every
 // block whose last warp is the writer.
 //
+// Serial launches: a block whose threads never meet (no __syncthreads, __syncwarp or shuffle) may run its threads
+// one after another on a GPU too, and one OS thread doing so costs microseconds where a block of std::threads on a
+// few cores costs milliseconds (a context switch per thread and block). So a kernel's first launch runs threaded
+// and records whether any thread met another; later launches of a kernel that never did run serially, in the
+// calling thread, in the same order as the threaded schedule (the last warp after the others) and with the same
+// shared-memory poisoning. Should such a kernel meet another thread after all (a path its earlier launches did not
+// take, e.g. dsa_color's contrast sum, skipped when only flipping), the launch fails with an error saying so
+// instead of running on wrongly. As that can fail a correct kernel, serial launches are opt-in: EMU_SERIAL=1 (the
+// emulated-engine tests set it; the kernel tests run every launch threaded).
+//
 // EMU_TRACE=1 prints each launch's grid and wall time (emulation costs about a microsecond per thread and barrier
 // or shuffle round: size test shapes with it).
 #include <atomic>
@@ -53,6 +63,9 @@ constexpr bool kAsan = false;
 // Per-kernel opt-in limits (cudaFuncAttributeMaxDynamicSharedMemorySize). Test-process state.
 std::mutex g_attr_mu;
 std::map<const void*, size_t> g_max_dynamic_smem;
+// Per kernel, whether any completed threaded launch had threads meet (a barrier or warp operation); kernels
+// listed as false run serially from then on. Test-process state, like the limits above.
+std::map<const void*, bool> g_cooperates;
 
 enum class Kind { None, Sync, Shuffle, SyncWarp };
 
@@ -103,6 +116,8 @@ struct Launch {
   std::vector<std::unique_ptr<Warp>> warps;
   std::mutex err_mu;
   std::string error;
+  bool serial = false;                  // threads run one after another in the launching thread
+  std::atomic<bool> cooperated{false};  // some thread met another (threaded launches)
   // The last-warp schedule: others_arrived[p] counts the other warps' threads at their s-th __syncthreads of the
   // block, s % 2 == p (reset when that barrier completes); other_exits counts those that have returned.
   int last_warp = -1, others = 0;
@@ -250,7 +265,28 @@ Launch& current(const char* what) {
   return *t_launch;
 }
 
-void run_thread(Launch& l, int tid, const std::function<void()>& body, std::barrier<>& between) {
+// A barrier or warp operation: threads meet. Impossible in a serial launch, whose other threads have not started
+// or have finished; it ends the thread with an error naming the call site.
+Launch& meeting(const char* what, const char* file, int line) {
+  Launch& l = current(what);
+  if (l.serial)
+    throw yoco::Error(yoco::cat("emulator: ", what, " at ", file, ":", line, " in a serial launch (no earlier ",
+                                "launch of this kernel had threads meet); rerun without EMU_SERIAL=1"));
+  l.cooperated.store(true, std::memory_order_relaxed);
+  return l;
+}
+
+// Between two blocks of a threaded launch: the completion of the barrier every thread reaches after its kernel
+// body, so one barrier round (not two) separates the blocks; it runs once, while all threads wait.
+struct NextBlock {
+  Launch* l;
+  void operator()() noexcept {
+    l->end_block();
+    if (++l->block < l->blocks) l->start_block();
+  }
+};
+
+void run_thread(Launch& l, int tid, const std::function<void()>& body, std::barrier<NextBlock>& between) {
   t_launch = &l;
   t_tid = tid;
   threadIdx = {static_cast<unsigned>(tid), 0, 0};
@@ -278,15 +314,48 @@ void run_thread(Launch& l, int tid, const std::function<void()>& body, std::barr
     w.exited[tid % 32] = true;
     l.block_bar->arrive_and_drop();
     w.bar->arrive_and_drop();
-    between.arrive_and_wait();  // the whole block is done
-    if (tid == 0) {
-      l.end_block();
-      l.block = b + 1;
-      if (b + 1 < l.blocks) l.start_block();
-    }
-    between.arrive_and_wait();
+    between.arrive_and_wait();  // the whole block is done, and the next one set up (NextBlock)
   }
   t_launch = nullptr;
+}
+
+// All blocks of a serial launch in the calling thread: per block, the threads in the threaded schedule's order
+// (the last warp after the others) on freshly poisoned shared memory; the first error ends the launch.
+void run_serial(Launch& l, const std::function<void()>& body) {
+  t_launch = &l;
+  blockDim = {static_cast<unsigned>(l.threads), 1, 1};
+  gridDim = {static_cast<unsigned>(l.blocks), 1, 1};
+  const int n_warps = static_cast<int>(l.warps.size());
+  for (int64_t b = 0; b < l.blocks && l.error.empty(); ++b) {
+    l.block = b;
+    blockIdx = {static_cast<unsigned>(b), 0, 0};
+    l.last_warp = n_warps > 1 ? static_cast<int>((static_cast<uint64_t>(b) + l.launch_seq) % n_warps) : -1;
+    l.poison_shared();
+    for (int k = 0; k < l.threads && l.error.empty(); ++k) {
+      // Threads of the other warps first, in order, then the last warp's.
+      const int others = l.last_warp >= 0 ? l.threads - l.warps[static_cast<size_t>(l.last_warp)]->lanes : 0;
+      const int first_last = 32 * std::max(l.last_warp, 0);
+      const int tid = l.last_warp < 0 ? k : k < others ? (k < first_last ? k : k + 32) : first_last + (k - others);
+      t_tid = tid;
+      threadIdx = {static_cast<unsigned>(tid), 0, 0};
+      t_warp_ops = 0;
+      t_syncs = 0;
+      try {
+        body();
+      } catch (const std::exception& e) {
+        l.fail(yoco::cat("thread ", tid, " threw: ", e.what()));
+      }
+      t_groups.clear();
+      t_open.clear();
+    }
+    l.end_block();
+  }
+  t_launch = nullptr;
+}
+
+bool serial_allowed() {
+  const char* v = std::getenv("EMU_SERIAL");
+  return v && std::string(v) == "1";
 }
 
 }  // namespace
@@ -321,26 +390,41 @@ void launch(const void* kernel, int64_t blocks, int threads, size_t shmem, const
     l.warps.push_back(std::make_unique<Warp>());
     l.warps.back()->lanes = std::min(32, threads - 32 * w);
   }
+  if (serial_allowed()) {
+    std::lock_guard<std::mutex> lock(g_attr_mu);
+    const auto it = g_cooperates.find(kernel);
+    l.serial = it != g_cooperates.end() && !it->second;
+  }
 #if defined(__SANITIZE_ADDRESS__)
   ASAN_POISON_MEMORY_REGION(dynamic_smem + l.used_dynamic(), kDynamicSmemCapacity - l.used_dynamic());
 #endif
-  l.start_block();
-  std::barrier<> between(threads);
-  std::vector<std::thread> pool;
-  pool.reserve(static_cast<size_t>(threads));
-  for (int t = 0; t < threads; ++t) pool.emplace_back(run_thread, std::ref(l), t, std::cref(body), std::ref(between));
-  for (auto& t : pool) t.join();
+  if (l.serial) {
+    run_serial(l, body);
+  } else {
+    l.start_block();
+    std::barrier<NextBlock> between(threads, NextBlock{&l});
+    std::vector<std::thread> pool;
+    pool.reserve(static_cast<size_t>(threads));
+    for (int t = 0; t < threads; ++t)
+      pool.emplace_back(run_thread, std::ref(l), t, std::cref(body), std::ref(between));
+    for (auto& t : pool) t.join();
+    if (l.error.empty()) {
+      std::lock_guard<std::mutex> lock(g_attr_mu);
+      g_cooperates[kernel] = g_cooperates[kernel] || l.cooperated.load();
+    }
+  }
 #if defined(__SANITIZE_ADDRESS__)
   ASAN_UNPOISON_MEMORY_REGION(dynamic_smem, kDynamicSmemCapacity);
 #endif
   if (std::getenv("EMU_TRACE"))
-    std::fprintf(stderr, "emu launch %lld x %d: %.1f ms\n", static_cast<long long>(blocks), threads,
+    std::fprintf(stderr, "emu launch %lld x %d%s: %.1f ms\n", static_cast<long long>(blocks), threads,
+                 l.serial ? " (serial)" : "",
                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   if (!l.error.empty()) throw yoco::Error("emulated launch: " + l.error);
 }
 
 void syncthreads(const char* file, int line) {
-  Launch& l = current("__syncthreads");
+  Launch& l = meeting("__syncthreads", file, line);
   l.site[static_cast<size_t>(t_tid)] = Site{Kind::Sync, file, line};
   const int parity = ++t_syncs & 1;
   const bool last = in_last_warp(l);
@@ -350,7 +434,7 @@ void syncthreads(const char* file, int line) {
 }
 
 void syncwarp(unsigned mask, const char* file, int line) {
-  Launch& l = current("__syncwarp");
+  Launch& l = meeting("__syncwarp", file, line);
   Warp& w = *l.warps[t_tid / 32];
   const int lane = t_tid % 32, p = t_warp_ops++ & 1;
   w.site[p][lane] = Site{Kind::SyncWarp, file, line};
@@ -362,7 +446,7 @@ void syncwarp(unsigned mask, const char* file, int line) {
 // maxLane = (lane & segmask) | (clamp & ~segmask), minLane = lane & segmask; a source out of range reads the
 // lane's own value.
 void shuffle(Shfl mode, unsigned mask, void* value, size_t bytes, int b, int width, const char* file, int line) {
-  Launch& l = current("a warp shuffle");
+  Launch& l = meeting("a warp shuffle", file, line);
   Warp& w = *l.warps[t_tid / 32];
   const int lane = t_tid % 32, p = t_warp_ops++ & 1;
   std::memcpy(&w.value[p][lane], value, bytes);

@@ -171,11 +171,20 @@ inline float atomicAdd(float* p, float v) { return emu::atomic_add_float(p, v); 
 inline double atomicAdd(double* p, double v) { return emu::atomic_add_float(p, v); }
 
 // ---- the runtime API calls the emulated files make (host equivalents; the stream is ignored: launches run to
-// completion before they return, so everything is stream-ordered) ----
-enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1 };
+// completion before they return, so everything is stream-ordered). engine/cuda_runtime.cu compiles against these
+// too, so the emulated engine probes, allocates, copies and creates its stream through them. ----
+enum cudaError_t {
+  cudaSuccess = 0,
+  cudaErrorInvalidValue = 1,
+  cudaErrorCudartUnloading = 4,
+  cudaErrorStubLibrary = 34,
+  cudaErrorInsufficientDriver = 35,
+  cudaErrorNoDevice = 100
+};
 using cudaError = cudaError_t;
-struct CUstream_st;
+struct CUstream_st {};  // a stream is only a distinct handle here
 using cudaStream_t = CUstream_st*;
+constexpr unsigned cudaStreamNonBlocking = 1;
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
 enum cudaMemcpyKind {
   cudaMemcpyHostToHost = 0,
@@ -196,7 +205,27 @@ void* device_alloc(size_t bytes);
 void device_free(void* p);
 }  // namespace emu
 
-inline const char* cudaGetErrorString(cudaError_t e) { return e == cudaSuccess ? "no error" : "invalid argument"; }
+inline const char* cudaGetErrorString(cudaError_t e) {
+  switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    default: return "emulator: unexpected error";  // the emulated calls return no other code
+  }
+}
+// The emulator is one device: Context::cuda_available() (and so test::cuda_ready()) sees a GPU, and CUDA tensors
+// live in host memory.
+inline cudaError_t cudaGetDeviceCount(int* n) {
+  *n = 1;
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) {
+  *s = new CUstream_st();
+  return cudaSuccess;
+}
+inline cudaError_t cudaStreamDestroy(cudaStream_t s) {
+  delete s;
+  return cudaSuccess;
+}
 inline cudaError_t cudaGetLastError() { return cudaSuccess; }  // launch errors throw from emu::launch itself
 inline cudaError_t cudaPeekAtLastError() { return cudaSuccess; }
 template <class F>
@@ -220,6 +249,10 @@ inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
 inline cudaError_t cudaMalloc(void** p, size_t bytes) {
   *p = emu::device_alloc(bytes);
   return cudaSuccess;
+}
+template <class T>  // the runtime's typed overload
+cudaError_t cudaMalloc(T** p, size_t bytes) {
+  return cudaMalloc(reinterpret_cast<void**>(p), bytes);
 }
 inline cudaError_t cudaFree(void* p) {
   emu::device_free(p);

@@ -3,8 +3,9 @@
 // Emulated builds put tests/emu/shadow first on the include path, so the kernels' `#include
 // "kernels/cuda_check.cuh"` lands here. The device helpers (kThreads, global_index, block_sum2, ...) are the real
 // ones from kernels/cuda_device.cuh; the handle bundle is the real one from kernels/cuda_handles.cuh; only
-// workspace (poisoned on every request), launch_1d and launch_grid are emulated here. cuBLAS and cuDNN are not
-// emulated: CUBLAS_CHECK/CUDNN_CHECK and status_str are absent, so a file using them fails to compile here.
+// workspace (poisoned on every request), launch_1d and launch_grid are emulated here. cuBLAS is the emulator's
+// (shadow <cublas_v2.h>: sgemm on the host); cuDNN is not emulated: CUDNN_CHECK is absent, so a file using it
+// outside `#ifdef YOCO_WITH_CUDNN` fails to compile here (emulated builds never define YOCO_WITH_CUDNN).
 #pragma once
 #include <climits>
 #include <cstddef>
@@ -21,6 +22,9 @@
 #include "kernels/cuda_handles.cuh"  // the real handle bundle, over the shadow <cuda_runtime.h> and <cublas_v2.h>
 
 namespace yoco::kernels::cuda {
+
+inline const char* status_str(cublasStatus_t st) { return cublasGetStatusString(st); }
+#define CUBLAS_CHECK(expr) YOCO_CHECK_GEN(expr, CUBLAS_STATUS_SUCCESS, ::yoco::kernels::cuda::status_str)
 
 // Launch with an explicit grid. The arguments are converted to the kernel's parameter types once, as CUDA copies
 // them into parameter space; each emulated thread then calls the kernel with its own by-value copy.
