@@ -87,6 +87,14 @@ Tensor random_theta(int64_t n, uint64_t st) {
   return from_vector(th, {n, 2, 3});
 }
 
+// Sizes chosen for the CUDA kernels' paths (long rows, block-per-group, many block strides): on the CPU they run the
+// same code as the smaller cases, so finite differences and LibTorch comparisons there would only cost time.
+OpCase device_sized(OpCase c) {
+  c.modes &= ~static_cast<unsigned>(kFd | kTorch);
+  c.modes_why = "sized for the CUDA kernels' paths; the same CPU code is checked by FD and LibTorch on smaller cases";
+  return c;
+}
+
 void elementwise(std::vector<OpCase>& t) {
   // Broadcasting both ways, one side only, and the [4,5]/[5] and [3,1,5]/[4,1] shapes of the device suite.
   const std::vector<std::pair<Shape, Shape>> pairs = {{{2, 3, 4, 5}, {2, 3, 4, 5}}, {{2, 3, 4, 5}, {1, 3, 1, 1}},
@@ -166,12 +174,12 @@ void reductions(std::vector<OpCase>& t) {
                      YOCO_TORCH_FN([=](const TV& x) { return x[0].mean(d, keep); })));
     }
   // The CUDA reduction paths: one long row per block, an outer reduction over many rows, and wide kept rows.
-  t.push_back(mk("sum/long_rows_3x70000", {rnd({3, 70000})}, [](const In& x, Device) { return sum(x[0], {1}); },
-                 YOCO_TORCH_FN([](const TV& x) { return x[0].sum({1}); })));
-  t.push_back(mk("sum/outer_5000x7", {rnd({5000, 7})}, [](const In& x, Device) { return sum(x[0], {0}); },
-                 YOCO_TORCH_FN([](const TV& x) { return x[0].sum({0}); })));
-  t.push_back(mk("sum/outer_40x5000", {rnd({40, 5000})}, [](const In& x, Device) { return sum(x[0], {0}); },
-                 YOCO_TORCH_FN([](const TV& x) { return x[0].sum({0}); })));
+  t.push_back(device_sized(mk("sum/long_rows_3x70000", {rnd({3, 70000})}, [](const In& x, Device) { return sum(x[0], {1}); },
+                 YOCO_TORCH_FN([](const TV& x) { return x[0].sum({1}); }))));
+  t.push_back(device_sized(mk("sum/outer_5000x7", {rnd({5000, 7})}, [](const In& x, Device) { return sum(x[0], {0}); },
+                 YOCO_TORCH_FN([](const TV& x) { return x[0].sum({0}); }))));
+  t.push_back(device_sized(mk("sum/outer_40x5000", {rnd({40, 5000})}, [](const In& x, Device) { return sum(x[0], {0}); },
+                 YOCO_TORCH_FN([](const TV& x) { return x[0].sum({0}); }))));
   t.push_back(mk("mean/dims_1_3x4x5", {rnd({3, 4, 5})}, [](const In& x, Device) { return mean(x[0], {1}); },
                  YOCO_TORCH_FN([](const TV& x) { return x[0].mean({1}); })));
   t.push_back(mk("broadcast_to/3x1x5_2x3x4x5", {rnd({3, 1, 5})},
@@ -289,9 +297,9 @@ void convolutions(std::vector<OpCase>& t) {
                          })));
         }
   // ConvNet's shapes: 128 channels (many-term sums), and the 1-channel first layer with padding 3.
-  t.push_back(mk("conv2d/wide_128to128_8x8", {rnd({2, 128, 8, 8}), rnd({128, 128, 3, 3}, -0.03f, 0.03f), rnd({128})},
+  t.push_back(device_sized(mk("conv2d/wide_128to128_8x8", {rnd({2, 128, 8, 8}), rnd({128, 128, 3, 3}, -0.03f, 0.03f), rnd({128})},
                  [](const In& x, Device) { return conv2d(x[0], x[1], x[2], {1, 1}); },
-                 YOCO_TORCH_FN([](const TV& x) { return torch_ref::conv(x[0], x[1], x[2], {1, 1}); })));
+                 YOCO_TORCH_FN([](const TV& x) { return torch_ref::conv(x[0], x[1], x[2], {1, 1}); }))));
   t.push_back(mk("conv2d/first_layer_1to16_28x28_p3", {rnd({2, 1, 28, 28}), rnd({16, 1, 3, 3}), rnd({16})},
                  [](const In& x, Device) { return conv2d(x[0], x[1], x[2], {1, 3}); },
                  YOCO_TORCH_FN([](const TV& x) { return torch_ref::conv(x[0], x[1], x[2], {1, 3}); })));
@@ -416,12 +424,12 @@ void norms(std::vector<OpCase>& t) {
   // The device suite's shapes: warp per group, 32x32 planes, and groups above 4096 elements (a block each).
   t.push_back(group_norm_case("group_norm/2x3x8x8_G3_affine", {2, 3, 8, 8}, 3, true));
   t.push_back(group_norm_case("group_norm/2x4x5x5_G1", {2, 4, 5, 5}, 1, false));
-  t.push_back(group_norm_case("group_norm/2x3x32x32_G3_affine", {2, 3, 32, 32}, 3, true));
-  t.push_back(group_norm_case("group_norm/3x3x40x40_G1_block_per_group", {3, 3, 40, 40}, 1, false));
+  t.push_back(device_sized(group_norm_case("group_norm/2x3x32x32_G3_affine", {2, 3, 32, 32}, 3, true)));
+  t.push_back(device_sized(group_norm_case("group_norm/3x3x40x40_G1_block_per_group", {3, 3, 40, 40}, 1, false)));
   t.push_back(gnrp_case("group_norm_relu_pool/2x3x8x8_G3_affine", {2, 3, 8, 8}, 3, true));
   t.push_back(gnrp_case("group_norm_relu_pool/2x4x6x10_G2", {2, 4, 6, 10}, 2, false));
-  t.push_back(gnrp_case("group_norm_relu_pool/2x3x32x32_G3_affine", {2, 3, 32, 32}, 3, true));
-  t.push_back(gnrp_case("group_norm_relu_pool/2x2x64x72_G2_affine_block_per_group", {2, 2, 64, 72}, 2, true));
+  t.push_back(device_sized(gnrp_case("group_norm_relu_pool/2x3x32x32_G3_affine", {2, 3, 32, 32}, 3, true)));
+  t.push_back(device_sized(gnrp_case("group_norm_relu_pool/2x2x64x72_G2_affine_block_per_group", {2, 2, 64, 72}, 2, true)));
   // Taking the conv bias: under instance norm its gradient is zero up to rounding (a relative error cannot compare
   // that), so there it is a fixed input; with two channels per group it is a real gradient and is compared.
   t.push_back(gnrp_case("group_norm_relu_pool/2x3x8x8_G3_affine_input_bias", {2, 3, 8, 8}, 3, true,
@@ -712,9 +720,11 @@ void shifts_and_colour(std::vector<OpCase>& t) {
   ds.push_back({{3, 2, 5, 8}, kDsaFlip});
   for (const D& d : ds) {
     const int ops = d.ops;
-    t.push_back(mk("dsa_color/" + dims(d.xs) + "_ops" + std::to_string(ops), {rnd(d.xs), fixed(dsa_params(d.xs[0]))},
+    const bool big = d.xs[2] * d.xs[3] > 1000;
+    OpCase c = mk("dsa_color/" + dims(d.xs) + "_ops" + std::to_string(ops), {rnd(d.xs), fixed(dsa_params(d.xs[0]))},
                    [ops](const In& x, Device) { return dsa_color(x[0], x[1], ops); },
-                   YOCO_TORCH_FN([ops](const TV& x) { return torch_ref::dsa_color(x[0], x[1], ops); })));
+                   YOCO_TORCH_FN([ops](const TV& x) { return torch_ref::dsa_color(x[0], x[1], ops); }));
+    t.push_back(big ? device_sized(c) : c);
   }
 }
 
@@ -756,12 +766,15 @@ void data_composites(std::vector<OpCase>& t) {
                   {rnd({2, 3, 8, 8})},
                   [o](const In& x, Device) {
                     const data::Dsa aug("color_" + o + "_cutout_flip", false);
-                    return aug.apply(x[0], aug.draw(2, 8, 8, 20240611, 5));
+                    const data::DsaDraw d = aug.draw(2, 8, 8, 20240611, 5);
+                    YOCO_CHECK(d.single_op == o, "the fixed draw must take the ", o, " path, took ", d.single_op);
+                    return aug.apply(x[0], d);
                   },
                   YOCO_TORCH_FN());
     c.modes = kFd;
     c.modes_why = why;
     c.fd_abs = fd_abs;
+    c.fd_nonzero = {1e-3, "the draw moves every pixel: a zero derivative means the path was not differentiated"};
     t.push_back(c);
   }
 }
@@ -781,8 +794,12 @@ std::vector<OpCase> build() {
   shifts_and_colour(t);
   random_streams(t);
   data_composites(t);
-  for (OpCase& c : t)
-    if (!c.theirs) c.modes &= ~static_cast<unsigned>(kTorch);
+  // Without a differentiated input only the forward (and device forward) comparisons mean anything.
+  for (OpCase& c : t) {
+    bool any = false;
+    for (const Input& in : c.inputs) any = any || in.diff;
+    if (!any) c.modes &= ~static_cast<unsigned>(kGrad | kGrad2 | kFd);
+  }
   return t;
 }
 

@@ -78,6 +78,8 @@ struct OpCase {
   // |analytic - numeric| <= max(fd.value * |numeric|, fd_abs.value).
   Tol fd{1e-2, "Richardson-extrapolated central differences (eps 1e-2) in float32: rounding / eps is ~1e-3"};
   Tol fd_abs{1e-2, "the same bound for directional derivatives below 1 in magnitude"};
+  // When above 0: |analytic| must exceed it, so the finite-difference check is not vacuous (a case that must move).
+  Tol fd_nonzero{0, ""};
   Tol device{1e-5, "backends differ only by summation order and ~1 ulp of device libm: ~1e-6 norm-wise"};
   bool device_elementwise = false;  // device bound per element, |a - b| <= tol * max(1, |a|), not norm-wise
   // An exact property of the CPU result (e.g. "exactly 0 here"): given the inputs, the output and the first-order

@@ -56,7 +56,10 @@ std::vector<Tensor> moved(const OpCase& c, const std::vector<Tensor>& in, const 
   return out;
 }
 
-// Richardson extrapolation of central differences with steps eps and eps / 2: cancels the eps² term.
+// Richardson extrapolation of central differences with steps eps and eps / 2: cancels the eps² truncation term (along
+// a direction the objective of a polynomial op is a polynomial of degree at most 4, where that leaves no truncation
+// error at all; a plain central difference was 1.2 % off on a convolution for seed 855797056). The rounding of the
+// float sums divided by eps then dominates, around 1e-3 relative.
 template <class F>
 double richardson(F f) {
   constexpr double eps = 1e-2;
@@ -68,6 +71,9 @@ void check_fd(const OpCase& c, double analytic, double numeric, const char* orde
   const std::string what =
       c.name + " " + order + ": analytic " + std::to_string(analytic) + " numeric " + std::to_string(numeric);
   INFO(what);
+  if (c.fd_nonzero.value > 0)
+    CHECK_MESSAGE(std::abs(analytic) > c.fd_nonzero.value, c.name << " " << std::string(order) << " is vacuous ("
+                                                                  << std::string(c.fd_nonzero.why) << ")");
   const double bound = std::max(c.fd.value * std::abs(numeric), c.fd_abs.value);
   CHECK_MESSAGE(std::abs(analytic - numeric) <= bound, c.name << " " << std::string(order) << " finite differences ("
                                                               << std::string(c.fd.why) << ")");

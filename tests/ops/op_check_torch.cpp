@@ -46,18 +46,12 @@ TorchRun run_torch(const OpCase& c, const std::vector<Tensor>& in_cpu, const Pro
   return r;
 }
 
-double max_err(const std::vector<Tensor>& a, const std::vector<torch::Tensor>& b) {
-  if (a.size() != b.size()) return std::numeric_limits<double>::infinity();
-  double m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, parity::err(a[i].cpu(), b[i]));
-  return m;
-}
-
 }  // namespace
 
 void check_torch(const OpCase& c, unsigned modes) {
   modes &= c.modes & kTorch;
   if (!modes) return;
+  REQUIRE_MESSAGE(static_cast<bool>(c.theirs), c.name << " runs in a LibTorch mode but has no LibTorch call");
   parity::torch_setup();
   const std::vector<Tensor> in = make_inputs(c);
   const bool second = modes & kGrad2;
@@ -74,8 +68,8 @@ void check_torch(const OpCase& c, unsigned modes) {
       for (int k = 0; k < 2; ++k) {
         const TorchRun th = run_torch(c, in, p, dts[k], tdev, second);
         e[k][0] = parity::err(ours.y.cpu(), th.y);
-        if (parts) e[k][1] = max_err(ours.g, th.g);
-        if (second) e[k][2] = max_err(ours.gg, th.gg);
+        if (parts) e[k][1] = parity::max_err(ours.g, th.g);
+        if (second) e[k][2] = parity::max_err(ours.gg, th.gg);
       }
       std::printf("%s %-52s fwd %.2e grad %.2e grad2 %.2e | vs torch-f32 fwd %.2e grad %.2e grad2 %.2e\n", tag,
                   c.name.c_str(), e[0][0], e[0][1], e[0][2], e[1][0], e[1][1], e[1][2]);
@@ -93,7 +87,7 @@ void check_torch(const OpCase& c, unsigned modes) {
       }
     } catch (const std::exception& ex) {
       std::printf("%s %-52s THREW: %s\n", tag, c.name.c_str(), ex.what());
-      FAIL_CHECK(c.name << (on_cuda ? " (CUDA)" : "") << " threw: " << std::string(ex.what()));
+      FAIL_CHECK(c.name << std::string(on_cuda ? " (CUDA)" : "") << " threw: " << std::string(ex.what()));
     }
   }
 }

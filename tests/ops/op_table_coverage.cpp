@@ -1,7 +1,9 @@
 // Coverage of the op table: every op declared in engine/ops.h must have at least one case (named "<op>/..."). Exits
-// 1 naming each op without one. `--without OP` drops that op's cases first (the test that shows the check bites).
+// 1 naming each op without one. `--without OP` drops that op's cases first (the test that shows the check bites);
+// `--counts` prints, per op, how many cases run in each mode.
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -28,6 +30,19 @@ int main(int argc, char** argv) {
     line = line.substr(0, line.find("//"));  // comments mention ops too
     for (std::sregex_iterator it(line.begin(), line.end(), decl), end; it != end; ++it)
       if (!excluded.count((*it)[1].str())) declared.insert((*it)[1].str());
+  }
+  if (argc >= 3 && std::string(argv[2]) == "--counts") {
+    using namespace yoco::ops_test;
+    std::map<std::string, int[4]> n;
+    for (const auto& c : op_cases()) {
+      int* k = n[c.op()];
+      k[0] += (c.modes & kTorch) != 0;
+      k[1] += (c.modes & kFd) != 0;
+      k[2] += (c.modes & kDevice) != 0;
+      k[3] += c.expected_failure;
+    }
+    std::printf("%-26s %6s %6s %6s %s\n", "op", "torch", "fd", "device", "(of which known defects)");
+    for (const auto& [op, k] : n) std::printf("%-26s %6d %6d %6d %d\n", op.c_str(), k[0], k[1], k[2], k[3]);
   }
   std::set<std::string> covered;
   for (const auto& c : yoco::ops_test::op_cases())
