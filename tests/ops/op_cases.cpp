@@ -260,6 +260,14 @@ void linalg(std::vector<OpCase>& t) {
                  YOCO_TORCH_FN([](const TV& x) { return F::linear(x[0], x[1], x[2]); })));
 }
 
+// The unit suite's convolution shapes and chains: CPU code paths for finite differences and the device; LibTorch
+// already compares every kernel/stride/pad combination above, and its float64 double backward of a convolution is
+// the slowest part of the table, so it is not run again here.
+void without_torch(OpCase& c) {
+  c.modes &= ~static_cast<unsigned>(kTorch);
+  c.modes_why = "LibTorch compares every kernel/stride/pad combination on the parity shapes";
+}
+
 int64_t conv_out(int64_t n, int64_t k, int64_t stride, int64_t pad) { return (n + 2 * pad - k) / stride + 1; }
 
 void convolutions(std::vector<OpCase>& t) {
@@ -297,9 +305,12 @@ void convolutions(std::vector<OpCase>& t) {
                          })));
         }
   // ConvNet's shapes: 128 channels (many-term sums), and the 1-channel first layer with padding 3.
-  t.push_back(device_sized(mk("conv2d/wide_128to128_8x8", {rnd({2, 128, 8, 8}), rnd({128, 128, 3, 3}, -0.03f, 0.03f), rnd({128})},
+  OpCase wide = mk("conv2d/wide_128to128_8x8", {rnd({2, 128, 8, 8}), rnd({128, 128, 3, 3}, -0.03f, 0.03f), rnd({128})},
                  [](const In& x, Device) { return conv2d(x[0], x[1], x[2], {1, 1}); },
-                 YOCO_TORCH_FN([](const TV& x) { return torch_ref::conv(x[0], x[1], x[2], {1, 1}); }))));
+                 YOCO_TORCH_FN([](const TV& x) { return torch_ref::conv(x[0], x[1], x[2], {1, 1}); }));
+  wide.modes &= ~static_cast<unsigned>(kFd);
+  wide.modes_why = "many-term sums for LibTorch and the device; finite differences run on the smaller shapes";
+  t.push_back(wide);
   t.push_back(mk("conv2d/first_layer_1to16_28x28_p3", {rnd({2, 1, 28, 28}), rnd({16, 1, 3, 3}), rnd({16})},
                  [](const In& x, Device) { return conv2d(x[0], x[1], x[2], {1, 3}); },
                  YOCO_TORCH_FN([](const TV& x) { return torch_ref::conv(x[0], x[1], x[2], {1, 3}); })));
@@ -324,6 +335,7 @@ void convolutions(std::vector<OpCase>& t) {
                    YOCO_TORCH_FN([=](const TV& x) {
                      return torch_ref::conv(x[0], x[1], bias ? x[2] : torch::Tensor(), a);
                    })));
+    without_torch(t.back());
   }
   // Two convolutions with a square between: the second order runs through conv2d_backward_input and
   // conv2d_backward_weight in both their inputs.
@@ -343,6 +355,7 @@ void convolutions(std::vector<OpCase>& t) {
                      torch::Tensor y1 = torch_ref::conv(x[0], x[1], x[2], n.a1);
                      return torch_ref::conv(y1 * y1, x[3], torch::Tensor(), n.a2);
                    })));
+    without_torch(t.back());
   }
 }
 
