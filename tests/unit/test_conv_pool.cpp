@@ -1,5 +1,5 @@
-// Convolution and pooling: values against naive references, first and second derivatives by finite
-// differences, weight-gradient determinism, full output coverage, argument errors, and a timing print.
+// Convolution and pooling: values against naive references, weight-gradient determinism, full output coverage,
+// argument errors, and a timing print (their derivatives are checked by the op table, tests/ops).
 #include <doctest/doctest.h>
 #include <omp.h>
 #include <chrono>
@@ -27,14 +27,6 @@ namespace {
 // Forward and both adjoints agree with double-accumulated references to this relative error: float32
 // GEMM sums of at most a few hundred O(1) terms lose far less than this.
 constexpr double kRefTol = 1e-5;
-// Finite differences in float32: central differences with eps 1e-2 and eps / 2 on O(1) inputs, combined by
-// Richardson extrapolation, which cancels the eps² truncation term (the functions below are polynomials of degree
-// at most 4 along a direction, where that leaves no truncation error at all; a plain central difference was 1.2 %
-// off for seed 855797056). The rounding of the float sums divided by eps then dominates, around 1e-3 relative, so
-// 1e-2 leaves margin yet catches any wrong term (a missing or mis-signed contribution changes the result by O(1)).
-constexpr double kFdTol = 1e-2;
-constexpr float kEps = 1e-2f;
-
 struct Case {
   int64_t n, c, h, w, k, r, s, stride, pad;
   bool bias;
@@ -63,46 +55,6 @@ std::string name_of(const Case& c) {
              c.stride, " pad ", c.pad, c.bias ? " bias" : " no bias");
 }
 
-using test::dot;
-
-// t + e·d as a fresh leaf that requires grad.
-Tensor shifted(const Tensor& t, const Tensor& d, float e) {
-  std::vector<float> vt = t.to_vector(), vd = d.to_vector();
-  for (size_t i = 0; i < vt.size(); ++i) vt[i] += e * vd[i];
-  Tensor out = from_vector(vt, t.shape());
-  out.set_requires_grad(true);
-  return out;
-}
-
-Tensor leaf(const Shape& s, uint64_t stream) {
-  Tensor t = random_tensor(s, stream);
-  t.set_requires_grad(true);
-  return t;
-}
-
-// Checks the gradient of scalar f at `params` along random directions against central differences.
-template <class F>
-void check_directional(F f, const std::vector<Tensor>& params, uint64_t stream) {
-  Tensor out = f(params);
-  std::vector<Tensor> grads = grad({out}, params, {}, false, true);
-  std::vector<Tensor> dirs;
-  double analytic = 0;
-  for (size_t i = 0; i < params.size(); ++i) {
-    dirs.push_back(random_tensor(params[i].shape(), stream + i));
-    analytic += dot(grads[i], dirs[i]);
-  }
-  auto central = [&](float e) {
-    std::vector<Tensor> plus, minus;
-    for (size_t i = 0; i < params.size(); ++i) {
-      plus.push_back(shifted(params[i], dirs[i], e));
-      minus.push_back(shifted(params[i], dirs[i], -e));
-    }
-    return (static_cast<double>(f(plus).item()) - f(minus).item()) / (2.0 * e);
-  };
-  const double numeric = (4.0 * central(kEps / 2) - central(kEps)) / 3.0;
-  INFO("analytic ", analytic, " numeric ", numeric);
-  CHECK(std::abs(analytic - numeric) <= kFdTol * std::max(1.0, std::abs(numeric)));
-}
 
 template <class F>
 std::string error_of(F f) {
@@ -131,58 +83,6 @@ TEST_CASE("conv2d forward and both adjoints match the direct reference") {
     CHECK(rel_err(y.to_vector(), to_float(c.bias ? test::with_bias(ref.y, b.to_vector(), cs) : ref.y)) <= kRefTol);
     CHECK(rel_err(conv2d_backward_input(g, w, x.shape(), args_of(c)).to_vector(), to_float(ref.gx)) <= kRefTol);
     CHECK(rel_err(conv2d_backward_weight(x, g, w.shape(), args_of(c)).to_vector(), to_float(ref.gw)) <= kRefTol);
-  }
-}
-
-TEST_CASE("conv2d first-order gradients match finite differences") {
-  uint64_t stream = 300;
-  for (const Case& c : kCases) {
-    if (c.n > 8) continue;  // the small cases cover every code path of the derivative rules
-    INFO(name_of(c));
-    Tensor x = leaf(x_shape(c), stream++), w = leaf(w_shape(c), stream++);
-    const Conv2dArgs a = args_of(c);
-    Tensor y0 = conv2d(x.detach(), w.detach(), Tensor(), a);
-    Tensor r = random_tensor(y0.shape(), stream++);
-    std::vector<Tensor> params{x, w};
-    if (c.bias) params.push_back(leaf({c.k}, stream++));
-    // sum(y·y·r) is not linear in x, so the finite difference sees more than a bilinear form.
-    auto f = [&](const std::vector<Tensor>& p) {
-      Tensor y = conv2d(p[0], p[1], p.size() > 2 ? p[2] : Tensor(), a);
-      return sum(mul(mul(y, y), r));
-    };
-    check_directional(f, params, stream);
-    stream += 10;
-  }
-}
-
-TEST_CASE("conv2d second-order gradients (through both adjoint ops) match finite differences") {
-  struct Net {
-    Conv2dArgs a1, a2;
-    int64_t r2;
-  };
-  const std::vector<Net> nets = {{{1, 1}, {1, 0}, 1}, {{2, 1}, {1, 2}, 3}, {{2, 0}, {2, 1}, 3}};
-  uint64_t stream = 500;
-  for (const Net& net : nets) {
-    INFO("stride/pad ", net.a1.stride, "/", net.a1.pad, " then ", net.a2.stride, "/", net.a2.pad, " r2 ", net.r2);
-    Tensor x = leaf({2, 3, 7, 7}, stream++), w1 = leaf({4, 3, 3, 3}, stream++), b1 = leaf({4}, stream++);
-    Tensor w2 = leaf({5, 4, net.r2, net.r2}, stream++);
-    Tensor y2shape = conv2d(conv2d(x.detach(), w1.detach(), Tensor(), net.a1), w2.detach(), Tensor(), net.a2);
-    Tensor r = random_tensor(y2shape.shape(), stream++);
-    std::vector<Tensor> v{random_tensor(x.shape(), stream + 1), random_tensor(w1.shape(), stream + 2),
-                          random_tensor(b1.shape(), stream + 3), random_tensor(w2.shape(), stream + 4)};
-    stream += 10;
-    // L = sum(conv(conv(x, w1, b1)², w2) · r); s = <grad L, v> over all four parameters, so the second
-    // derivative runs through conv2d_backward_input and conv2d_backward_weight in both their inputs.
-    auto s_of = [&](const std::vector<Tensor>& p) {
-      Tensor y1 = conv2d(p[0], p[1], p[2], net.a1);
-      Tensor l = sum(mul(conv2d(mul(y1, y1), p[3], Tensor(), net.a2), r));
-      std::vector<Tensor> g = grad({l}, p, {}, true);
-      Tensor s = sum(mul(g[0], v[0]));
-      for (size_t i = 1; i < p.size(); ++i) s = add(s, sum(mul(g[i], v[i])));
-      return s;
-    };
-    check_directional(s_of, {x, w1, b1, w2}, stream);
-    stream += 10;
   }
 }
 
@@ -272,20 +172,6 @@ TEST_CASE("avg_pool2x2 and global_avg_pool values on a hand case") {
   Tensor x2 = from_vector({1, 2, 3, 4, 10, 20, 30, 40}, {1, 2, 2, 2});
   CHECK(global_avg_pool(x2).to_vector() == std::vector<float>{2.5f, 25.f});
   CHECK(global_avg_pool(x2).shape() == Shape{1, 2});
-}
-
-TEST_CASE("pool gradients, first and second order, match finite differences") {
-  Tensor x = leaf({2, 3, 4, 6}, 1100);
-  Tensor r = random_tensor({2, 3, 2, 3}, 1101), rg = random_tensor({2, 3}, 1102);
-  auto f = [&](const std::vector<Tensor>& p) {
-    Tensor y = avg_pool2x2(mul(p[0], p[0]));
-    return add(sum(mul(mul(y, y), r)), sum(mul(global_avg_pool(mul(p[0], p[0])), rg)));
-  };
-  check_directional(f, {x}, 1110);
-  // s = <grad_x f, v> differentiates avg_pool2x2_backward (whose derivative is the pool) again.
-  Tensor v = random_tensor(x.shape(), 1120);
-  auto s_of = [&](const std::vector<Tensor>& p) { return sum(mul(grad({f(p)}, p, {}, true)[0], v)); };
-  check_directional(s_of, {x}, 1130);
 }
 
 TEST_CASE("conv timing (info)") {
