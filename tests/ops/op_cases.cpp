@@ -406,6 +406,9 @@ OpCase gnrp_case(const std::string& name, Shape xs, int64_t groups, bool affine,
               return torch::avg_pool2d(torch::relu(y), {2, 2});
             }));
   no_fd_through_relu(c);
+  if (has_bias)
+    c.device = Tol{2e-5, "the input bias's gradient sums rstd (g gamma - a - xhat b) terms that cancel, and the CPU's "
+                         "float block partials leave ~1e-5 of it norm-wise (measured 1.01e-5 on the emulated kernels)"};
   return c;
 }
 
@@ -478,8 +481,6 @@ void norms(std::vector<OpCase>& t) {
                   }));
     c.modes = kTorch | kDevice | kExact;
     c.modes_why = "finite differences leave the variance-0 point";
-    c.expected_failure = true;
-    c.failure_why = "group norm of a constant plane is off by an ulp times 1/sqrt(eps) until the mean is corrected";
     c.exact = [with_relu](const std::vector<Tensor>& in, const Tensor& y, const std::vector<Tensor>& g) {
       // Planes (0,1) and (1,2): the output exactly 0, and (after relu) the gradient exactly 0.
       (void)in;
@@ -572,11 +573,7 @@ void pools(std::vector<OpCase>& t) {
                        });
                      })));
   later.push_back(gnrp_case("group_norm_relu_pool/odd_7x7_G3_affine", odd, 3, true));
-  for (OpCase& c : later) {
-    c.expected_failure = true;
-    c.failure_why = "2x2 average pooling refuses odd sizes until it floors like PyTorch";
-    t.push_back(std::move(c));
-  }
+  for (OpCase& c : later) t.push_back(std::move(c));
 }
 
 void softmaxes(std::vector<OpCase>& t) {

@@ -85,8 +85,6 @@ struct OpCase {
   // An exact property of the CPU result (e.g. "exactly 0 here"): given the inputs, the output and the first-order
   // gradients of the objective, returns "" or what is wrong.
   std::function<std::string(const std::vector<Tensor>& in, const Tensor& y, const std::vector<Tensor>& g)> exact;
-  bool expected_failure = false;    // a known engine defect whose fix is in progress elsewhere (see its comment)
-  const char* failure_why = "";
 
   std::string op() const { return name.substr(0, name.find('/')); }
 };

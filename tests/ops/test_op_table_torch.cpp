@@ -10,11 +10,7 @@ using namespace yoco;
 using namespace yoco::ops_test;
 
 TEST_CASE("op table: LibTorch parity, forward, first and second order") {
-  CHECK(run_cases(false, [](const OpCase& c) { check_torch(c, kTorch); }) > 0);
-}
-
-TEST_CASE("op table: known defects against LibTorch" * doctest::may_fail()) {
-  run_cases(true, [](const OpCase& c) { check_torch(c, kTorch); });
+  CHECK(run_cases([](const OpCase& c) { check_torch(c, kTorch); }) > 0);
 }
 
 TEST_CASE("op table: the gather grid_sample reference equals LibTorch's kernel in float64") {
