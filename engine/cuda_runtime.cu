@@ -35,6 +35,8 @@ int device_count() {
   return n;
 }
 
+void set_device(int index) { CUDA_CHECK(cudaSetDevice(index)); }
+
 void* malloc_device(size_t bytes) {
   void* p = nullptr;
   cudaError_t st = cudaMalloc(&p, bytes);

@@ -12,6 +12,8 @@ struct LabelErrorRecord;  // kernels/softmax_loss.h
 namespace cudart {
 bool compiled_with_cuda();
 int device_count();  // 0 when no driver or device (error 35 is treated as "none")
+// Makes device `index` this process's device (one rank per GPU); call before any CUDA work.
+void set_device(int index);
 void* malloc_device(size_t bytes);
 void free_device(void* p);
 enum class CopyKind { HostToDevice, DeviceToHost, DeviceToDevice };

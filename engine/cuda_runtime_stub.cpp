@@ -6,6 +6,7 @@ namespace yoco::cudart {
 static void unavailable() { YOCO_CHECK(false, "this build has no CUDA support (configure with nvcc present)"); }
 bool compiled_with_cuda() { return false; }
 int device_count() { return 0; }
+void set_device(int) { unavailable(); }
 void* malloc_device(size_t) { unavailable(); return nullptr; }
 void free_device(void*) {}
 void memcpy(void*, const void*, size_t, CopyKind, void*) { unavailable(); }

@@ -3,8 +3,9 @@
 # PyTorch for the parity suite and the benchmarks, and clang with its libFuzzer/sanitizer runtimes and OpenMP for
 # the fuzz targets (scripts/fuzz.sh).
 set -euo pipefail
+# OpenMPI: the apps' scale-out over processes and machines (optional at configure time; docs/scaling.md).
 pkgs=(cmake ninja-build g++ libdnnl-dev doctest-dev libcli11-dev nlohmann-json3-dev libstb-dev zlib1g-dev
-      dataset-fashion-mnist)
+      openmpi-bin libopenmpi-dev dataset-fashion-mnist)
 if [[ "${1:-}" == "--tests" ]]; then
   pkgs+=(libtorch-dev python3-torch python3-numpy clang libclang-rt-14-dev libomp-dev)
 fi

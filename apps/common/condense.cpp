@@ -141,18 +141,27 @@ float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg,
   const int64_t K = train.num_classes;
   Tensor slots = empty({2 * K + 1}, DType::F32, dev);
   Tensor class_loss = make_view(slots, {K}, 0);
-  auto mean_loss = [&](int64_t classes, bool net_updated) {
+  // This rank's classes (all of them in a one-process run).
+  const int64_t c_begin = cfg.class_begin, c_end = cfg.class_end < 0 ? K : cfg.class_end;
+  YOCO_CHECK(c_begin >= 0 && c_begin < c_end && c_end <= K, "condense: class block [", c_begin, ", ", c_end,
+             ") is not within the ", K, " classes");
+  auto mean_loss = [&](int64_t classes_end, bool net_updated) {
     const std::vector<float> v = slots.to_vector();
-    for (int64_t k = 0; k < classes; ++k) {  // in the order they were computed: the first bad value is named
+    for (int64_t k = c_begin; k < classes_end; ++k) {  // in the order they were computed: the first bad value is named
       check_finite_step(cfg, v[static_cast<size_t>(k)], "the matching loss", outer, inner, k);
       check_finite_step(cfg, v[static_cast<size_t>(K + k)], "the stored images", outer, inner, k);
     }
     if (net_updated) check_finite_step(cfg, v[static_cast<size_t>(2 * K)], "the network update's loss", outer, inner, -1);
+    st.class_loss.assign(static_cast<size_t>(K), 0.f);
     double sum = 0;
-    for (int64_t k = 0; k < classes; ++k) sum += v[static_cast<size_t>(k)];
-    return static_cast<float>(sum / static_cast<double>(std::max<int64_t>(classes, 1)));
+    for (int64_t k = c_begin; k < classes_end; ++k) {
+      sum += v[static_cast<size_t>(k)];
+      st.class_loss[static_cast<size_t>(k)] = v[static_cast<size_t>(k)];
+    }
+    return static_cast<float>(sum / static_cast<double>(std::max<int64_t>(classes_end - c_begin, 1)));
   };
-  for (int64_t c = 0; c < K; ++c) {
+  const auto t_classes = Clock::now();
+  for (int64_t c = c_begin; c < c_end; ++c) {
     if (cfg.stop && cfg.stop->load()) return mean_loss(c, false);
     NvtxRange nvtx("match_step");
     const uint64_t key = (static_cast<uint64_t>(outer) * static_cast<uint64_t>(cfg.inner) + static_cast<uint64_t>(inner)) *
@@ -191,6 +200,8 @@ float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg,
     Tensor probe_slot = make_view(slots, {1}, K + c);
     copy_(probe_slot, nonfinite_probe(st.stored[c]));
   }
+  const auto t_net = Clock::now();
+  st.class_seconds += std::chrono::duration<double>(t_net - t_classes).count();
   // Network update: n_data real images, batch 64, DSA without cutout (per sample) + CutMix.
   const data::Dsa dsa_net(cfg.dsa_net, /*batch=*/false);
   const std::vector<int64_t>& all = st.all_index(train);
@@ -206,7 +217,10 @@ float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg,
   }
   Tensor net_slot = make_view(slots, {1}, 2 * K);
   if (net_probe.defined()) copy_(net_slot, net_probe);
-  return mean_loss(K, net_probe.defined());
+  // On CUDA the split is of host time: the device is waited for once, in mean_loss.
+  const float loss = mean_loss(c_end, net_probe.defined());
+  st.net_seconds += std::chrono::duration<double>(Clock::now() - t_net).count();
+  return loss;
 }
 
 namespace {
@@ -368,10 +382,85 @@ data::CondensedSet state_to_set(const data::Dataset& train, const CondenseConfig
   return out;
 }
 
-bool condense_run(const data::Dataset& train_set, const CondenseConfig& cfg, CondenseState& st) {
-  validate(cfg);
+namespace {
+// Rank 0 collects every class's stored images (and momentum, once it exists) from the rank owning it; the
+// blocks arrive in rank order, which is class order.
+void gather_state(const Comm& comm, const data::Dataset& train, const CondenseConfig& cfg, CondenseState& s) {
+  if (!comm.distributed()) return;
+  const int64_t K = train.num_classes;
+  const ClassShard mine = class_shard(K, comm.rank(), comm.size());
+  // The same on every rank: momentum exists for every class once an outer iteration has run.
+  const bool with_momentum = s.momentum[static_cast<size_t>(mine.begin)].defined();
+  std::vector<float> flat;
+  for (int64_t c = mine.begin; c < mine.end; ++c) {
+    const std::vector<float> img = s.stored[static_cast<size_t>(c)].detach().cpu().to_vector();
+    flat.insert(flat.end(), img.begin(), img.end());
+    if (!with_momentum) continue;
+    const std::vector<float> mom = s.momentum[static_cast<size_t>(c)].cpu().to_vector();
+    flat.insert(flat.end(), mom.begin(), mom.end());
+  }
+  const std::vector<std::vector<float>> parts = comm.gather(flat);
+  if (comm.rank() != 0) return;
+  const Shape shape{cfg.ipc, train.channels, train.height, train.width};
+  const size_t per = static_cast<size_t>(cfg.ipc * train.channels * train.height * train.width);
+  NoGradGuard no_grad;
+  for (int r = 0; r < comm.size(); ++r) {
+    const ClassShard theirs = class_shard(K, r, comm.size());
+    const std::vector<float>& p = parts[static_cast<size_t>(r)];
+    YOCO_CHECK(p.size() == per * static_cast<size_t>(theirs.end - theirs.begin) * (with_momentum ? 2 : 1),
+               "condense: rank ", r, " sent ", p.size(), " values for classes [", theirs.begin, ", ", theirs.end, ")");
+    size_t at = 0;
+    auto next = [&] {
+      std::vector<float> v(p.begin() + static_cast<std::ptrdiff_t>(at), p.begin() + static_cast<std::ptrdiff_t>(at + per));
+      at += per;
+      return from_vector(v, shape, cfg.device);
+    };
+    for (int64_t c = theirs.begin; c < theirs.end; ++c) {
+      copy_(s.stored[static_cast<size_t>(c)], next());
+      if (with_momentum) s.momentum[static_cast<size_t>(c)] = next();
+    }
+  }
+}
+
+// "; 3 ranks: class steps 1.20-1.31 s (slowest rank 2), network updates 0.52 s" for one outer iteration, from
+// each rank's seconds (rank 0 gets them; "" elsewhere and in a one-process run).
+std::string rank_times(const Comm& comm, double class_s, double net_s) {
+  const std::vector<double> cls = comm.gather(class_s), net = comm.gather(net_s);
+  if (!comm.distributed() || comm.rank() != 0) return "";
+  size_t slow = 0, fast = 0;
+  for (size_t r = 0; r < cls.size(); ++r) {
+    if (cls[r] > cls[slow]) slow = r;
+    if (cls[r] < cls[fast]) fast = r;
+  }
+  double net_max = 0;
+  for (double v : net) net_max = std::max(net_max, v);
+  char buf[160];
+  std::snprintf(buf, sizeof buf, " | %d ranks: class steps %.2f-%.2f s (slowest rank %zu), network updates %.2f s",
+                comm.size(), cls[fast], cls[slow], slow, net_max);
+  return buf;
+}
+}  // namespace
+
+bool condense_run(const data::Dataset& train_set, const CondenseConfig& cfg_in, CondenseState& st) {
+  validate(cfg_in);
+  const Comm single;
+  const Comm& comm = cfg_in.comm ? *cfg_in.comm : single;
+  CondenseConfig cfg = cfg_in;
+  const int64_t K = train_set.num_classes;
+  if (comm.distributed()) {
+    YOCO_CHECK(comm.size() <= K, "condense: ", comm.size(), " ranks but ", train_set.name, " has ", K,
+               " classes: start at most one rank per class");
+    const ClassShard mine = class_shard(K, comm.rank(), comm.size());
+    cfg.class_begin = mine.begin;
+    cfg.class_end = mine.end;
+  }
+  const bool report = cfg.progress && comm.rank() == 0;
   const data::Dataset train = resident_for_training(train_set, cfg.device);
   const std::string ckpt = cfg.checkpoint_path;
+  auto save = [&](CondenseState& s) {  // rank 0 writes what every rank holds
+    gather_state(comm, train, cfg, s);
+    if (!ckpt.empty() && comm.rank() == 0) save_checkpoint(ckpt, train, cfg, s);
+  };
   auto t0 = Clock::now();
   const int64_t start = st.next_outer;
   bool graph_error_reported = false;
@@ -390,16 +479,37 @@ bool condense_run(const data::Dataset& train_set, const CondenseConfig& cfg, Con
     // A new net each outer iteration, so new steps too: with cuda_graph, at the defaults its 100 inner steps replay
     // the matching graph about 1000 times and the network-update one about 800.
     CondenseSteps steps(net, net_opt, cfg.metric, cfg.cuda_graph);
+    const double class_s0 = st.class_seconds, net_s0 = st.net_seconds;
     double loss = 0;
+    std::vector<float> my_losses;  // [inner][this rank's classes], for the one-process loss on every rank
     for (int64_t inner = 0; inner < cfg.inner; ++inner) {
       loss += condense_inner_step(train, cfg, st, steps, outer, inner);
-      if (cfg.stop && cfg.stop->load()) {
-        if (!ckpt.empty()) save_checkpoint(ckpt, train, cfg, snapshot);
+      my_losses.insert(my_losses.end(), st.class_loss.begin() + cfg.class_begin,
+                       st.class_loss.begin() + (cfg.class_end < 0 ? K : cfg.class_end));
+      // Every rank stops at the same inner step (a signal may reach them at different times).
+      if (comm.any(cfg.stop && cfg.stop->load())) {
+        save(snapshot);
         st = snapshot;
         for (Tensor& t : st.stored) t.set_requires_grad(true);
-        std::fprintf(stderr, "condense: stopped; state of %lld complete outer iterations saved to %s\n",
-                     static_cast<long long>(st.next_outer), ckpt.c_str());
+        if (comm.rank() == 0)
+          std::fprintf(stderr, "condense: stopped; state of %lld complete outer iterations saved to %s\n",
+                       static_cast<long long>(st.next_outer), ckpt.c_str());
         return false;
+      }
+    }
+    if (comm.distributed()) {
+      // The one-process mean: per inner step, the classes' losses summed in class order (rank order is class
+      // order), so loss_history and the checkpoints do not depend on the number of ranks.
+      const std::vector<std::vector<float>> parts = comm.allgather(my_losses);
+      loss = 0;
+      for (int64_t inner = 0; inner < cfg.inner; ++inner) {
+        double sum = 0;
+        for (int r = 0; r < comm.size(); ++r) {
+          const ClassShard b = class_shard(K, r, comm.size());
+          for (int64_t c = b.begin; c < b.end; ++c)
+            sum += parts[static_cast<size_t>(r)][static_cast<size_t>(inner * (b.end - b.begin) + (c - b.begin))];
+        }
+        loss += static_cast<float>(sum / static_cast<double>(K));
       }
     }
     if (!graph_error_reported) {  // once per run: each outer iteration's graphs would say the same
@@ -413,18 +523,19 @@ bool condense_run(const data::Dataset& train_set, const CondenseConfig& cfg, Con
     st.loss_history.push_back(loss / static_cast<double>(cfg.inner));
     st.next_outer = outer + 1;
     double el = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (cfg.progress) {
+    const std::string ranks = rank_times(comm, st.class_seconds - class_s0, st.net_seconds - net_s0);
+    if (report) {
       double per = el / static_cast<double>(outer + 1 - start);
       double inner_steps_per_s = static_cast<double>((outer + 1 - start) * cfg.inner) / el;
-      std::fprintf(stderr, "condense: outer %lld/%lld match loss %.4f | %.2f inner steps/s, %.0f syn img/s | ETA %s\n",
+      std::fprintf(stderr, "condense: outer %lld/%lld match loss %.4f | %.2f inner steps/s, %.0f syn img/s | ETA %s%s\n",
                    static_cast<long long>(outer + 1), static_cast<long long>(cfg.niter), st.loss_history.back(),
                    inner_steps_per_s,
                    inner_steps_per_s * static_cast<double>(train.num_classes * cfg.ipc * cfg.factor * cfg.factor),
-                   format_duration(per * static_cast<double>(cfg.niter - outer - 1)).c_str());
+                   format_duration(per * static_cast<double>(cfg.niter - outer - 1)).c_str(), ranks.c_str());
     }
-    if (!ckpt.empty() && cfg.checkpoint_every > 0 && st.next_outer % cfg.checkpoint_every == 0)
-      save_checkpoint(ckpt, train, cfg, st);
+    if (!ckpt.empty() && cfg.checkpoint_every > 0 && st.next_outer % cfg.checkpoint_every == 0) save(st);
   }
+  gather_state(comm, train, cfg, st);  // rank 0 returns every class's state
   return true;
 }
 

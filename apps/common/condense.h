@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 #include "apps/common/matching.h"
+#include "apps/common/mpi_comm.h"
 #include "data/dataset.h"
 #include "apps/common/setting_check.h"
 #include "apps/common/steps.h"
@@ -38,6 +39,11 @@ struct CondenseConfig {
   // Polled between class steps; set by the app's SIGINT/SIGTERM handler. The loop then saves the last
   // complete outer iteration's state and returns.
   const std::atomic<bool>* stop = nullptr;
+  // Scale-out (docs/scaling.md): with a distributed comm, condense_run steps only this rank's block of classes
+  // (class_shard) and gathers the state on rank 0 for checkpoints and its result. Neither is part of the
+  // checkpoint, so a run resumes with any number of ranks.
+  const Comm* comm = nullptr;
+  int64_t class_begin = 0, class_end = -1;  // the classes condense_inner_step steps; -1: through the last
 };
 
 // IDC's per-dataset defaults (misc/reproduce.py), lr_img tuned as lr·(ipc/10)·(size/base)², base 32
@@ -54,6 +60,10 @@ struct CondenseState {
   std::vector<Tensor> momentum;  // image-SGD momentum buffer per class (undefined before the first step)
   int64_t next_outer = 0;        // outer iterations completed
   std::vector<double> loss_history;  // mean matching loss per completed outer iteration
+  // Not checkpointed: the last inner step's matching loss per class (0 for classes it did not step) and the
+  // seconds this process spent in class steps and in network updates (scale-out progress and its model).
+  std::vector<float> class_loss;
+  double class_seconds = 0, net_seconds = 0;
 
   // Index lists of the real data, built once per run (hoisted out of the per-class loop).
   const std::vector<std::vector<int64_t>>& class_index(const data::Dataset& train);
@@ -65,7 +75,11 @@ struct CondenseState {
 };
 
 CondenseState condense_init(const data::Dataset& train, const CondenseConfig& cfg);  // IDC init 'mix'
-// Runs outer iterations [state.next_outer, cfg.niter); checkpoints as configured. Returns false when stopped
+// Runs outer iterations [state.next_outer, cfg.niter); checkpoints as configured. Under a distributed cfg.comm
+// every rank calls it: each steps its classes (the network and its updates, on real data, are the same on every
+// rank), the per-class losses are gathered each outer iteration so every rank's loss_history is the
+// one-process one, and rank 0 gathers the images and momentum for each checkpoint and before returning (only
+// rank 0's state then holds every class; only rank 0 writes checkpoints). Returns false when stopped
 // by a signal (state then holds the last complete outer iteration, already checkpointed). A NaN or inf in a
 // matching loss, the stored images after an image step or a network update's loss throws an Error naming the
 // outer and inner step (and class), read with the inner step's loss (no extra host wait); the checkpoint file
@@ -80,8 +94,8 @@ struct CondenseSteps {
       : match(net, metric, cuda_graph), train(net, net_opt, cuda_graph) {}
 };
 
-// One inner step (every class once + the network update) of the net and optimizer `steps` run on, exposed for
-// tests and benchmarks. Returns the mean matching loss over classes.
+// One inner step (every class in [cfg.class_begin, class_end) once + the network update) of the net and optimizer
+// `steps` run on, exposed for tests and benchmarks. Returns the mean matching loss over those classes.
 float condense_inner_step(const data::Dataset& train, const CondenseConfig& cfg, CondenseState& state,
                           CondenseSteps& steps, int64_t outer, int64_t inner);
 

@@ -31,9 +31,7 @@ EvalSummary evaluate_dataset(const data::Dataset& train, const data::Dataset& te
   YOCO_CHECK(train.channels == test.channels && train.height == test.height && train.num_classes == test.num_classes,
              "training set (", train.channels, "x", train.height, ", ", train.num_classes,
              " classes) does not match the test set (", test.channels, "x", test.height, ", ", test.num_classes, ")");
-  EvalSummary s;
-  std::vector<double> best, last;
-  for (int64_t r = 0; r < opt.repeat; ++r) {
+  auto run = [&](int64_t r) {
     ConvNetConfig nc = convnet_for(train);
     nc.depth = opt.depth;
     nc.width = opt.width;
@@ -45,6 +43,36 @@ EvalSummary evaluate_dataset(const data::Dataset& train, const data::Dataset& te
     TrainResult res = train_model(net, train, &test, tc);
     std::fprintf(stderr, "%sbest %.2f%% last %.2f%% (%s, %.0f img/s)\n", tc.label.c_str(), res.best * 100,
                  res.last * 100, format_duration(res.seconds).c_str(), res.images_per_sec);
+    return res;
+  };
+  std::vector<TrainResult> results(static_cast<size_t>(opt.repeat));
+  if (opt.comm && opt.comm->distributed()) {
+    // Runs spread over the ranks; each result travels as JSON (floats widened to doubles and back: exact).
+    opt.comm->run_queue(
+        opt.repeat,
+        [&](int64_t r) {
+          const TrainResult res = run(r);
+          nlohmann::json ev = nlohmann::json::array();
+          for (const EvalPoint& p : res.evals) ev.push_back({p.epoch, p.accuracy});
+          return nlohmann::json{{"best", res.best}, {"last", res.last}, {"seconds", res.seconds},
+                                {"ips", res.images_per_sec}, {"loss", res.final_loss}, {"evals", ev}}
+              .dump();
+        },
+        [&](int64_t r, const std::string& msg) {
+          const nlohmann::json j = nlohmann::json::parse(msg);
+          TrainResult& res = results[static_cast<size_t>(r)];
+          res.best = j["best"].get<float>(), res.last = j["last"].get<float>();
+          res.seconds = j["seconds"].get<double>(), res.images_per_sec = j["ips"].get<double>();
+          res.final_loss = j["loss"].get<float>();
+          for (const auto& p : j["evals"]) res.evals.push_back({p[0].get<int64_t>(), p[1].get<float>()});
+        });
+    if (opt.comm->rank() != 0) return {};
+  } else {
+    for (int64_t r = 0; r < opt.repeat; ++r) results[static_cast<size_t>(r)] = run(r);
+  }
+  EvalSummary s;
+  std::vector<double> best, last;
+  for (const TrainResult& res : results) {
     best.push_back(res.best * 100);
     last.push_back(res.last * 100);
     s.seconds += res.seconds;

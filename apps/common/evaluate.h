@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <vector>
+#include "apps/common/mpi_comm.h"
 #include "apps/common/trainer.h"
 #include "data/dataset.h"
 #include "models/convnet.h"
@@ -15,6 +16,9 @@ struct EvalOptions {
   int64_t depth = 3, width = 128;
   NormKind norm = NormKind::Instance;
   Device device = Device::CPU;
+  // Under a distributed comm the runs go through its work queue and rank 0 gets the summary (the same numbers
+  // as one process); other ranks get an empty one. Leave it unset inside other queued work (a table cell).
+  const Comm* comm = nullptr;
 };
 
 struct EvalSummary {

@@ -68,6 +68,9 @@ std::string render_markdown(const data::CondensedSet& set, const TableOptions& o
 
 std::string run_prune_table(const data::CondensedSet& set, const TableOptions& opt) {
   auto t0 = std::chrono::steady_clock::now();
+  const Comm single;
+  const Comm& comm = opt.comm ? *opt.comm : single;
+  const bool root = comm.rank() == 0;
   // A report of nothing would only create an empty results directory: --report-only needs an existing one.
   if (opt.report_only)
     YOCO_CHECK(fs::is_directory(opt.out_dir), "--report-only: '", opt.out_dir, "' is not a results directory");
@@ -84,47 +87,83 @@ std::string run_prune_table(const data::CondensedSet& set, const TableOptions& o
   const std::string progress_path = (fs::path(opt.out_dir) / "table.json").string();
   nlohmann::json done = load_progress(progress_path);
   const int64_t total = opt.seeds * static_cast<int64_t>(opt.targets.size() * methods.size());
-  int64_t finished = 0;
+  auto seed_of = [&](int64_t s) { return opt.scoring.train.seed + static_cast<uint64_t>(s); };
+  auto scores_path = [&](uint64_t seed) {
+    return (fs::path(opt.out_dir) / ("scores_seed" + std::to_string(seed) + ".npz")).string();
+  };
 
+  // The work, listed in the serial order, minus what an earlier run (with any number of ranks) finished.
+  std::vector<uint64_t> to_score;
+  struct Cell {
+    int64_t target;
+    std::string method;
+    uint64_t seed;
+  };
+  std::vector<Cell> to_run;
   for (int64_t s = 0; s < opt.seeds && !opt.report_only; ++s) {
-    uint64_t seed = opt.scoring.train.seed + static_cast<uint64_t>(s);
-    std::string scores_path = (fs::path(opt.out_dir) / ("scores_seed" + std::to_string(seed) + ".npz")).string();
-    ScoreTable table;
-    if (fs::exists(scores_path)) {
-      table = load_score_table(scores_path, set);
-      std::fprintf(stderr, "table: reusing %s\n", scores_path.c_str());
+    if (fs::exists(scores_path(seed_of(s)))) {
+      if (root) std::fprintf(stderr, "table: reusing %s\n", scores_path(seed_of(s)).c_str());
     } else {
-      ScoringOptions so = opt.scoring;
-      so.train.seed = seed;
-      so.train.label = "[score seed " + std::to_string(seed) + "] ";
-      nlohmann::json meta;
-      table = run_scoring(set, so, &meta);
-      meta["source_path"] = opt.input_path;
-      save_score_table(scores_path, table, meta);
+      to_score.push_back(seed_of(s));
     }
-    for (int64_t target : opt.targets) {
-      for (const std::string& m : methods) {
-        std::string key = cell_key(target, m, static_cast<int64_t>(seed));
-        ++finished;
-        if (done.contains(key)) continue;
-        SelectSpec spec = parse_method(m);
-        std::vector<int64_t> idx = select_indices(table, spec, target, seed);
-        data::CondensedSet pruned = make_pruned_set(set, idx, spec, target, seed, opt.input_path);
+    for (int64_t target : opt.targets)
+      for (const std::string& m : methods)
+        if (!done.contains(cell_key(target, m, static_cast<int64_t>(seed_of(s))))) to_run.push_back({target, m, seed_of(s)});
+  }
+  comm.barrier();  // every rank has listed the work before any rank writes a scores file
+
+  // Scoring runs, one per seed: the rank that runs one writes its scores file.
+  comm.run_queue(
+      static_cast<int64_t>(to_score.size()),
+      [&](int64_t i) {
+        const uint64_t seed = to_score[static_cast<size_t>(i)];
+        ScoringOptions so = opt.scoring;
+        so.train.seed = seed;
+        so.train.label = "[score seed " + std::to_string(seed) + "] ";
+        nlohmann::json meta;
+        ScoreTable table = run_scoring(set, so, &meta);
+        meta["source_path"] = opt.input_path;
+        save_score_table(scores_path(seed), table, meta);
+        return std::string();
+      },
+      [](int64_t, const std::string&) {});
+
+  // Cells: each rank loads the scores of a seed once; rank 0 records each result as it arrives.
+  std::map<uint64_t, ScoreTable> tables;
+  int64_t finished = total - static_cast<int64_t>(to_run.size());
+  comm.run_queue(
+      static_cast<int64_t>(to_run.size()),
+      [&](int64_t i) {
+        const Cell& cell = to_run[static_cast<size_t>(i)];
+        if (!tables.count(cell.seed)) tables[cell.seed] = load_score_table(scores_path(cell.seed), set);
+        const std::string key = cell_key(cell.target, cell.method, static_cast<int64_t>(cell.seed));
+        SelectSpec spec = parse_method(cell.method);
+        std::vector<int64_t> idx = select_indices(tables.at(cell.seed), spec, cell.target, cell.seed);
+        data::CondensedSet pruned = make_pruned_set(set, idx, spec, cell.target, cell.seed, opt.input_path);
         data::Dataset train = data::decoded_dataset(pruned);
         EvalOptions eo = opt.eval;
-        eo.train.seed = seed * 1000 + 17;
+        eo.train.seed = cell.seed * 1000 + 17;
         eo.train.label = "[" + key + "] ";
         EvalSummary es = evaluate_dataset(train, test, eo);
         nlohmann::json runs = nlohmann::json::array();
         for (const TrainResult& r : es.runs) runs.push_back(r.best * 100);
-        done[key] = {{"target", target}, {"method", m}, {"seed", seed}, {"best", runs}, {"n_images", train.size()}};
+        const nlohmann::json result = {{"target", cell.target}, {"method", cell.method}, {"seed", cell.seed},
+                                       {"best", runs},          {"n_images", train.size()}, {"mean", es.best_mean}};
+        return result.dump();
+      },
+      [&](int64_t i, const std::string& r) {
+        const Cell& cell = to_run[static_cast<size_t>(i)];
+        const std::string key = cell_key(cell.target, cell.method, static_cast<int64_t>(cell.seed));
+        nlohmann::json result = nlohmann::json::parse(r);
+        const double mean = result["mean"].get<double>();
+        result.erase("mean");
+        done[key] = result;
         write_json_atomic(progress_path, {{"cells", done}, {"complete", false}});
         double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        std::fprintf(stderr, "table: %lld/%lld cells, %s: %.2f%% (elapsed %s)\n", static_cast<long long>(finished),
-                     static_cast<long long>(total), key.c_str(), es.best_mean, format_duration(el).c_str());
-      }
-    }
-  }
+        std::fprintf(stderr, "table: %lld/%lld cells, %s: %.2f%% (elapsed %s)\n", static_cast<long long>(++finished),
+                     static_cast<long long>(total), key.c_str(), mean, format_duration(el).c_str());
+      });
+  if (!root) return "";
   std::map<std::string, std::map<int64_t, TableCell>> cells;
   for (const auto& kv : done.items()) {
     const auto& c = kv.value();

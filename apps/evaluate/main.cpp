@@ -3,6 +3,7 @@
 #include <cstdio>
 #include "apps/common/cli.h"
 #include "apps/common/evaluate.h"
+#include "apps/common/mpi_comm.h"
 #include "apps/common/omp_wait.h"
 #include "apps/common/set_input.h"
 #include "data/registry.h"
@@ -11,7 +12,8 @@
 using namespace yoco;
 
 int main(int argc, char** argv) {
-  yoco::app::bound_omp_spinning(argv);
+  yoco::app::bound_omp_spinning(argv);  // may re-exec: before MPI starts
+  const app::Comm comm(&argc, &argv);     // mpirun -np R: the --repeat runs spread over R ranks
   CLI::App app{"Evaluate a condensed or pruned set (or a real subset) by training ConvNets from scratch"};
   std::string input, dataset = "fashion-mnist", data_dir, json_out, device = "cpu", norm = "instance";
   std::string dsa = "color_crop_flip_scale_rotate";
@@ -39,20 +41,21 @@ int main(int argc, char** argv) {
   app.add_option("--depth", depth, "ConvNet depth")->check(app::positive_int());
   app.add_option("--width", width, "ConvNet width")->check(app::positive_int());
   app.add_option("--norm", norm, "instance | batch | none");
-  app.add_option("--device", device, "cpu | cuda");
+  app.add_option("--device", device, "cpu | cuda | cuda:K (under mpirun, cuda picks the node-local rank's GPU)");
   app.add_flag("--cuda-graph", opt.train.cuda_graph,
                "CUDA: replay each training step's network half from a CUDA graph (same numbers)");
   app.add_option("--json", json_out, "write the summary as JSON");
   app.add_flag("!--no-progress", opt.train.progress, "no progress lines");
 
-  return app::run_cli("evaluate", app, argc, argv, [&] {
+  return app::run_cli("evaluate", app, argc, argv, [&] { comm.check_launch("evaluate"); comm.run_or_abort("evaluate", [&] {
     if (!json_out.empty()) app::check_output_file("--json", json_out);  // before any training
     opt.train.dsa = dsa;
     app::validate(opt.train, {{"epochs", "--epochs"}, {"batch", "--batch"}, {"lr", "--lr"}, {"cutmix_p", "--cutmix-p"}});
     opt.depth = depth;
     opt.width = width;
     opt.norm = parse_norm(norm);
-    opt.device = app::parse_device(device);
+    opt.device = app::select_rank_device(device);
+    opt.comm = &comm;
     YOCO_CHECK(!opt.train.cuda_graph || opt.device == Device::CUDA, "--cuda-graph needs --device cuda");
     std::string what;
     data::Dataset train;
@@ -77,11 +80,13 @@ int main(int argc, char** argv) {
       source = {{"full", true}};
     }
     data::Dataset test = data::load_dataset(dataset, data_dir, false);
-    std::fprintf(stderr, "evaluate: %s (%lld training images), %s test images %lld, %lld epochs x %lld runs\n",
+    if (comm.rank() == 0)
+      std::fprintf(stderr, "evaluate: %s (%lld training images), %s test images %lld, %lld epochs x %lld runs\n",
                  what.c_str(), static_cast<long long>(train.size()), test.name.c_str(),
                  static_cast<long long>(test.size()), static_cast<long long>(opt.train.epochs),
                  static_cast<long long>(opt.repeat));
     app::EvalSummary s = app::evaluate_dataset(train, test, opt);
+    if (comm.rank() != 0) return;  // rank 0 holds the summary
     std::printf("%s: best %.2f ± %.2f %%, last %.2f ± %.2f %% over %lld run(s) (%s)\n", what.c_str(), s.best_mean,
                 s.best_std, s.last_mean, s.last_std, static_cast<long long>(opt.repeat),
                 app::format_duration(s.seconds).c_str());
@@ -97,5 +102,5 @@ int main(int argc, char** argv) {
                      {"numerics", app::numerics_json()}};
       app::write_json_atomic(json_out, j);
     }
-  });
+  }); });
 }

@@ -9,6 +9,7 @@
 #include <sstream>
 #include "apps/common/cli.h"
 #include "apps/common/mix_set.h"
+#include "apps/common/mpi_comm.h"
 #include "apps/common/omp_wait.h"
 #include "apps/common/prune_table.h"
 #include "apps/common/set_input.h"
@@ -80,7 +81,8 @@ constexpr const char* kCudaGraphHelp = "CUDA: replay each training step's networ
 }  // namespace
 
 int main(int argc, char** argv) {
-  yoco::app::bound_omp_spinning(argv);
+  yoco::app::bound_omp_spinning(argv);  // may re-exec: before MPI starts
+  const app::Comm comm(&argc, &argv);     // mpirun -np R: table (scoring runs, then cells) over R ranks
   CLI::App app{"YOCO: prune a condensed set to any smaller IPC (scores once, selects instantly)"};
   app.require_subcommand(1);
   std::string input, out, scores_path, methods_arg = "yoco", targets_arg = "1,2,5", device = "cpu", out_dir,
@@ -150,8 +152,12 @@ int main(int argc, char** argv) {
   auto* convert_store = convert->add_option("--store", store, "f32 | f16 (default: the input's)");
   app::add_pt_import_flags(convert, pt, true);
 
-  return app::run_cli("prune", app, argc, argv, [&] {
-    Device dev = app::parse_device(device);
+  return app::run_cli("prune", app, argc, argv, [&] { comm.check_launch("prune"); comm.run_or_abort("prune", [&] {
+    // The other subcommands are one job each: several ranks would only write the same files at once.
+    YOCO_CHECK(!comm.distributed() || table->parsed() || demo->parsed(), "prune ",
+               app.get_subcommands().empty() ? "" : app.get_subcommands().front()->get_name(),
+               " runs as one process; under mpirun use prune table (or demo)");
+    Device dev = app::select_rank_device(device);
     YOCO_CHECK(!cuda_graph || dev == Device::CUDA, "--cuda-graph needs --device cuda");
     const data::SetStorage storage = data::parse_storage(store, "--store");
     if (score->parsed()) {
@@ -216,6 +222,7 @@ int main(int argc, char** argv) {
       to.eval.device = dev;
       to.scoring.train.cuda_graph = to.eval.train.cuda_graph = cuda_graph;
       to.input_path = path;
+      to.comm = &comm;
       std::printf("%s", app::run_prune_table(set, to).c_str());
     } else if (demo->parsed()) {
       const std::string demo_dir = out_dir.empty() ? "prune_demo" : out_dir;
@@ -231,7 +238,8 @@ int main(int argc, char** argv) {
       d.eval.train.eval_points = 1;  // one test pass at the end keeps the demo short
       d.out_dir = demo_dir;
       d.input_path = path;
+      d.comm = &comm;
       std::printf("%s", app::run_prune_table(set, d).c_str());
     }
-  });
+  }); });
 }
