@@ -23,7 +23,7 @@ printf "condense (6 inner steps): R=1 x 2 threads %.1f s (%.2f s/inner step), R=
 cmp -s "$T/c1.npz" "$T/c2.npz" && echo "  sets byte-identical" || echo "  sets differ (2 threads vs 1 thread per process)"
 grep 'ranks: class steps' "$T/log" | sed 's/.*| 2 ranks/  2 ranks/'
 # Table sweep: 2 seeds × (yoco, random_balance) × IPC 1 = 4 cells + 2 scoring runs.
-P=(table -t 1 -m yoco --seeds 2 --score-epochs 2 --stop-epoch 2 --eval-epochs 1 --eval-points 1)
+P=(table -t 1 --seeds 2 --score-epochs 2 --stop-epoch 2 --eval-epochs 1 --eval-points 1)
 p1=$(OMP_NUM_THREADS=2 secs "$PRUNE" "${P[@]}" -o "$T/p1")
 p2=$(OMP_NUM_THREADS=1 secs mpi 2 "$PRUNE" "${P[@]}" -o "$T/p2")
 printf "prune table (2 scorings + 4 cells): R=1 x 2 threads %.1f s, R=2 x 1 thread %.1f s\n" "$p1" "$p2"

@@ -315,9 +315,9 @@ CondenseState load_checkpoint(const std::string& path, const data::Dataset& trai
                          "YOCO_ALLOW_TF32, YOCO_CONV_SEARCH, YOCO_CUDNN_API)";
   std::vector<const char*> numerics;
   if (cfg.device == Device::CPU) {
-    numerics = {"cpu_conv"};
-    // im2col convolutions give the same bits for any thread count; oneDNN's depend on it.
-    if (want_num.at("cpu_conv") != "im2col") numerics.push_back("cpu_threads");
+    // The thread count always: oneDNN's convolutions depend on it, and so does a whole condensation with im2col ones
+    // (measured: 1 and 2 threads first differ at byte 31 791 of the set; docs/scaling.md).
+    numerics = {"cpu_conv", "cpu_threads"};
   } else {
     numerics = {"allow_tf32", "cuda_conv_search", "cudnn_api"};
   }

@@ -120,7 +120,8 @@ int main(int argc, char** argv) {
   auto* table = app.add_subcommand("table", "score per seed, prune with every method, evaluate: the paper's table");
   table->add_option("-i,--input", input, "condensed set .npz (default: the shipped Fashion-MNIST set)");
   table->add_option("-t,--ipc-target", targets_arg, "comma list of target IPCs");
-  table->add_option("-m,--method", methods_arg, "comma list, or 'all' for the paper's eight");
+  CLI::Option* table_methods =
+      table->add_option("-m,--method", methods_arg, "comma list, or 'all' (the default) for the paper's eight");
   table->add_option("--seeds", to.seeds, "scoring runs (seeds)")->check(app::positive_int());
   table->add_option("--seed", seed, "first seed")->check(app::unsigned_int());
   table->add_option("--score-epochs", to.scoring.train.epochs, "scoring-run epochs (protocol 1000)")
@@ -214,7 +215,8 @@ int main(int argc, char** argv) {
                    "results directory; '", to.out_dir, "' is not one");
       app::check_output_dir("-o/--out-dir", to.out_dir);
       to.targets = parse_targets(targets_arg);
-      if (methods_arg != "all" && methods_arg != "yoco") to.methods = parse_methods(methods_arg);
+      // Unset means all (the select default "yoco" is not the table's): an explicit `-m yoco` is yoco alone.
+      if (table_methods->count() > 0 && methods_arg != "all") to.methods = parse_methods(methods_arg);
       std::string path = input;
       data::CondensedSet set = input.empty() ? default_set(&path) : data::load_set_any(input, pt);
       to.scoring.train.seed = seed;

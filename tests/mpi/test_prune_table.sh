@@ -4,7 +4,7 @@
 # Usage: test_prune_table.sh <condense> <prune> <mpirun>. Exit 0/1/77.
 set -u
 source "$(dirname "$0")/mpi_util.sh"
-TINY=(table -t 1 -m yoco --seeds 2 --score-epochs 2 --stop-epoch 2 --eval-epochs 1 --eval-points 1)
+TINY=(table -t 1 -m yoco,random --seeds 2 --score-epochs 2 --stop-epoch 2 --eval-epochs 1 --eval-points 1)
 "$PRUNE" "${TINY[@]}" -o "$T/t1" >"$T/t1.md" 2>"$T/t1.err" || bad "one-process table" "$(tail -1 "$T/t1.err")"
 if mpi 2 "$PRUNE" "${TINY[@]}" -o "$T/t2" >"$T/t2.md" 2>"$T/t2.err" && cmp -s "$T/t1/table.md" "$T/t2/table.md" &&
    cmp -s "$T/t1.md" "$T/t2.md"; then

@@ -164,7 +164,7 @@ TEST_CASE("non-finite values, a bad next_outer or loss history, and missing keys
   check_refusal(keys.refusal(), keys.path, {"meta is not a JSON object"});
 }
 
-TEST_CASE("the numerics that change results must match: conv path always, thread count unless im2col") {
+TEST_CASE("the numerics that change results must match: conv path and thread count, with either conv path") {
   Context& ctx = Context::get();
   const kernels::ConvAlgo saved = ctx.conv_algo;
   const int threads = ctx.num_threads();
@@ -174,12 +174,8 @@ TEST_CASE("the numerics that change results must match: conv path always, thread
     CAPTURE(im2col);
     Fixture f;
     f.rewrite([&](data::ArraysWithMeta& a) { a.meta["config"]["numerics"]["cpu_threads"] = threads + 3; });
-    if (im2col) {
-      CHECK(f.refusal() == "<no error>");  // im2col: the same bits for any thread count
-    } else {
-      check_refusal(f.refusal(), f.path,
-                    {"numerics.cpu_threads = " + std::to_string(threads + 3), "this run has " + std::to_string(threads)});
-    }
+    check_refusal(f.refusal(), f.path,
+                  {"numerics.cpu_threads = " + std::to_string(threads + 3), "this run has " + std::to_string(threads)});
     f.rewrite([&](data::ArraysWithMeta& a) {
       a.meta["config"]["numerics"]["cpu_conv"] = im2col ? "onednn" : "im2col";
     });
